@@ -1,0 +1,26 @@
+// The contract every device family implements (see DESIGN.md, "Contracts").
+import type { Bridge } from '../core/bridge.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Secrets } from '../core/secrets.js';
+import type { Settings } from '../core/settings.js';
+import type { Store } from '../core/store.js';
+
+export interface AdapterContext {
+  log: Logger;
+  clock: Clock;
+  store: Store;
+  settings: Settings;
+  /** Where devices and entities are declared; adapters never see MQTT topics. */
+  bridge: Bridge;
+  secrets: Secrets;
+}
+
+export interface Adapter {
+  /** Unique per configured instance, e.g. "givenergy/192.168.1.20"; owns the devices it declares. */
+  readonly id: string;
+  /** Connects and declares devices and entities. A device that is unreachable must not make this throw. */
+  start(): Promise<void>;
+  /** Releases everything and leaves actuators safe. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,126 @@
+// Wires one running add-on together: options -> broker -> bridge -> adapters.
+import { Bridge } from './core/bridge.js';
+import { declareBridgeDevice } from './core/bridge-device.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { LogHub, type LogSink } from './core/logger.js';
+import { MqttConnection, type BrokerSettings } from './core/mqtt-connection.js';
+import { Secrets } from './core/secrets.js';
+import { Settings } from './core/settings.js';
+import { Store } from './core/store.js';
+import { fetchMqttService } from './core/supervisor.js';
+import { createAdapters } from './adapters/index.js';
+import type { Adapter } from './adapters/adapter.js';
+import type { Options } from './options.js';
+import { VERSION } from './version.js';
+
+export interface AppConfig {
+  options: Options;
+  dataDir: string;
+  /** SUPERVISOR_TOKEN when running as an add-on. */
+  supervisorToken?: string;
+  supervisorUrl?: string;
+  logOut?: LogSink;
+  logFormat?: 'text' | 'json';
+  clock?: Clock;
+  /** Overrides for tests: shorter waits. */
+  tuning?: { birthDelayMs?: { min: number; max: number }; backoff?: { initialMs: number; maxMs: number }; discoveryDebounceMs?: number };
+}
+
+export class App {
+  readonly secrets = new Secrets();
+  readonly logs: LogHub;
+  bridge!: Bridge;
+  connection!: MqttConnection;
+  store!: Store;
+  settings!: Settings;
+  adapters: Adapter[] = [];
+
+  constructor(private readonly config: AppConfig) {
+    this.secrets.addFromOptions(config.options);
+    this.logs = new LogHub({ level: config.options.log_level as never, secrets: this.secrets, out: config.logOut, format: config.logFormat });
+  }
+
+  async start(): Promise<void> {
+    const { options, tuning } = this.config;
+    const log = this.logs.child('bridge');
+    const clock = this.config.clock ?? systemClock;
+    log.info(`energy2mqtt ${VERSION} starting`);
+    this.store = new Store(this.config.dataDir, this.logs.child('store'));
+    this.store.open();
+    this.settings = new Settings(this.store);
+    await this.settings.load();
+
+    const broker = await this.resolveBroker();
+    const base = options.base_topic;
+    this.connection = new MqttConnection(
+      { broker, will: { topic: `${base}/bridge/state`, payload: 'offline' }, backoff: tuning?.backoff },
+      this.logs.child('mqtt'),
+    );
+    this.bridge = new Bridge({
+      baseTopic: base,
+      discoveryPrefix: options.discovery_prefix,
+      version: VERSION,
+      connection: this.connection,
+      store: this.store,
+      secrets: this.secrets,
+      log,
+      clock,
+      refreshIntervalMs: options.state_refresh_interval * 1000,
+      birthDelayMs: tuning?.birthDelayMs,
+      discoveryDebounceMs: tuning?.discoveryDebounceMs,
+    });
+    await this.bridge.start();
+    declareBridgeDevice(this.bridge, this.logs, this.settings, VERSION);
+    void this.connection.start();
+
+    this.adapters = createAdapters(options, (module) => ({
+      log: this.logs.child(module),
+      clock,
+      store: this.store,
+      settings: this.settings,
+      bridge: this.bridge,
+      secrets: this.secrets,
+    }));
+    for (const adapter of this.adapters) {
+      try {
+        await adapter.start();
+      } catch (err) {
+        log.error(`${adapter.id} did not start: ${(err as Error).message}`);
+      }
+    }
+    await this.bridge.settle(['bridge', ...this.adapters.map((a) => a.id)]);
+  }
+
+  private async resolveBroker(): Promise<BrokerSettings> {
+    const m = this.config.options.mqtt;
+    const clientId = m.client_id ?? `energy2mqtt_${this.config.options.base_topic.replace(/\//g, '_')}`;
+    if (m.host) {
+      return {
+        host: m.host, port: m.port ?? (m.tls ? 8883 : 1883), username: m.username, password: m.password,
+        tls: m.tls, ca: m.ca, cert: m.cert, key: m.key, rejectUnauthorized: m.reject_unauthorized, clientId,
+      };
+    }
+    if (!this.config.supervisorToken) {
+      throw new Error('No MQTT broker: set mqtt.host in the options (inside Home Assistant the Supervisor supplies it).');
+    }
+    const found = await fetchMqttService(this.config.supervisorToken, this.logs.child('supervisor'), { baseUrl: this.config.supervisorUrl });
+    this.secrets.add(found.password);
+    return {
+      host: found.host, port: m.port ?? found.port, username: m.username ?? found.username, password: m.password ?? found.password,
+      tls: m.tls || found.tls, ca: m.ca, cert: m.cert, key: m.key, rejectUnauthorized: m.reject_unauthorized, clientId,
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const adapter of [...this.adapters].reverse()) {
+      try {
+        await adapter.stop();
+      } catch (err) {
+        this.logs.root.error(`${adapter.id} did not stop cleanly: ${(err as Error).message}`);
+      }
+    }
+    await this.bridge?.stop();
+    await this.connection?.stop({ topic: `${this.config.options.base_topic}/bridge/state`, payload: 'offline' });
+    this.logs.child('bridge').info('stopped');
+  }
+}

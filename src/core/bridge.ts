@@ -1,0 +1,426 @@
+// The bridge: owns the MQTT connection, turns devices and entities into HA discovery, publishes
+// state, routes commands through each entity's schema to its handler, and remembers what it
+// published so that what goes away is removed from HA, even across restarts.
+import { z } from 'zod';
+import { Device, type CommandSource, type DeviceHost, type DeviceInfo, type Entity } from './device.js';
+import { COMMAND_COMPONENTS, clip, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
+import { ID_PATTERN } from './ha-rules.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { MqttConnection, MqttMessage } from './mqtt-connection.js';
+import type { Logger } from './logger.js';
+import type { Store } from './store.js';
+import type { Secrets } from './secrets.js';
+
+export const BRIDGE_DEVICE_ID = 'bridge';
+export const ORIGIN_URL = 'https://github.com/energy2mqtt/energy2mqtt';
+const RECORD_FILE = 'discovery';
+
+export interface BridgeOptions {
+  baseTopic: string;
+  discoveryPrefix: string;
+  version: string;
+  connection: MqttConnection;
+  store: Store;
+  secrets: Secrets;
+  log: Logger;
+  clock?: Clock;
+  /** Every state is re-published at least this often (ms). */
+  refreshIntervalMs?: number;
+  /** Random wait after HA's birth message before re-publishing (ms). */
+  birthDelayMs?: { min: number; max: number };
+  /** Collects discovery publishes that happen close together (ms). */
+  discoveryDebounceMs?: number;
+}
+
+export type CommandResult = { ok: true } | { ok: false; reason: string };
+
+const recordShape = z.object({
+  devices: z.record(
+    z.string(),
+    z.object({ owner: z.string(), components: z.record(z.string(), z.string()), topics: z.array(z.string()) }),
+  ),
+});
+type Record_ = z.infer<typeof recordShape>;
+
+type UpdateListener = (entity: Entity<EntitySpec>) => void;
+
+export class Bridge implements DeviceHost {
+  private devices = new Map<string, Device>();
+  private record: Record_ = { devices: {} };
+  private settled = false;
+  /** Components published in this run, per device: what HA knows now. */
+  private publishedNow = new Map<string, Set<string>>();
+  private discoveryTimers = new Map<string, TimerHandle>();
+  private commandQueues = new Map<string, Promise<unknown>>();
+  private refreshTimer?: TimerHandle;
+  private birthTimer?: TimerHandle;
+  private listeners = new Set<UpdateListener>();
+  private readonly clock: Clock;
+  private readonly base: string;
+  private readonly commandPattern: RegExp;
+
+  constructor(private readonly o: BridgeOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.base = o.baseTopic;
+    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set$`);
+  }
+
+  get connected(): boolean {
+    return this.o.connection.connected;
+  }
+
+  topicOf(deviceId: string, key: string): string {
+    return `${this.base}/${deviceId}/${key}`;
+  }
+
+  /** Loads what was published before and hooks the connection up; the connection itself is started by the caller. */
+  async start(): Promise<void> {
+    this.record = await this.o.store.read(RECORD_FILE, recordShape, { devices: {} });
+    const conn = this.o.connection;
+    conn.on('connect', () => void this.onConnect());
+    conn.on('message', (msg) => void this.onMessage(msg));
+    this.refreshTimer = this.clock.setInterval(() => void this.refresh(), this.o.refreshIntervalMs ?? 300_000);
+  }
+
+  /** Creates (or returns) a device. `owner` names the adapter instance it belongs to. */
+  device(info: DeviceInfo, owner: string): Device {
+    if (!ID_PATTERN.test(info.id)) throw new Error(`device id '${info.id}' must be [a-zA-Z0-9_-]`);
+    const existing = this.devices.get(info.id);
+    if (existing) {
+      existing.info = info;
+      this.deviceChanged(existing);
+      return existing;
+    }
+    const device = new Device(info, owner, this);
+    this.devices.set(info.id, device);
+    return device;
+  }
+
+  getDevice(id: string): Device | undefined {
+    return this.devices.get(id);
+  }
+
+  allDevices(): Device[] {
+    return [...this.devices.values()];
+  }
+
+  entity(deviceId: string, key: string): Entity<EntitySpec> | undefined {
+    return this.devices.get(deviceId)?.entities.get(key);
+  }
+
+  /** Called with every entity update (for the automation engine's measurements). */
+  onUpdate(listener: UpdateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called once every adapter has started: devices of owners that are no longer configured, and
+   * components a declared device no longer has, are removed from HA.
+   */
+  async settle(activeOwners: Iterable<string>): Promise<void> {
+    const active = new Set(activeOwners);
+    this.settled = true;
+    for (const [id, rec] of Object.entries(this.record.devices)) {
+      if (this.devices.has(id)) {
+        this.scheduleDiscovery(this.devices.get(id)!, 0);
+      } else if (!active.has(rec.owner)) {
+        this.o.log.info(`device ${id} is no longer configured; removing it from Home Assistant`);
+        await this.clearDevice(id);
+      }
+    }
+  }
+
+  // ---- DeviceHost ----
+
+  entityChanged(entity: Entity<EntitySpec>): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(entity);
+      } catch (err) {
+        this.o.log.error({ err }, 'an update listener failed');
+      }
+    }
+    void this.publishState(entity, false);
+  }
+
+  deviceChanged(device: Device): void {
+    this.scheduleDiscovery(device, this.o.discoveryDebounceMs ?? 20);
+  }
+
+  availabilityChanged(device: Device): void {
+    void this.publish(`${this.base}/${device.id}/availability`, device.available ? 'online' : 'offline', true);
+  }
+
+  async removeDevice(device: Device): Promise<void> {
+    this.devices.delete(device.id);
+    this.discoveryTimers.get(device.id)?.cancel();
+    await this.clearDevice(device.id);
+  }
+
+  // ---- commands ----
+
+  /** The one command path: HA commands, REST and automation rules all come through here. */
+  async command(deviceId: string, key: string, payload: Buffer | string, source: CommandSource): Promise<CommandResult> {
+    const topic = `${this.topicOf(deviceId, key)}/set`;
+    const entity = this.entity(deviceId, key);
+    if (!entity) return this.reject(topic, payload, source, `no entity '${key}' on device '${deviceId}'`);
+    if (!entity.handler || !COMMAND_COMPONENTS.has(entity.spec.component)) {
+      return this.reject(topic, payload, source, `${entity.spec.component} '${key}' takes no commands`);
+    }
+    const parsed = parseCommand(entity.spec, entity.schema, payload);
+    if (!parsed.ok) return this.reject(topic, payload, source, parsed.reason);
+    const device = entity.device;
+    if (!device.available && source !== 'automation') {
+      // Still try: the device may be reachable again; the handler reports failure if not.
+      this.o.log.debug(`command for ${deviceId} while it is unavailable`);
+    }
+    // One command at a time per device, in arrival order.
+    const previous = this.commandQueues.get(deviceId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.runHandler(entity, parsed.value, source, topic, payload));
+    this.commandQueues.set(deviceId, run);
+    return run;
+  }
+
+  private async runHandler(
+    entity: Entity<EntitySpec>,
+    value: unknown,
+    source: CommandSource,
+    topic: string,
+    payload: Buffer | string,
+  ): Promise<CommandResult> {
+    try {
+      const handler = entity.handler as (v: unknown, s: CommandSource) => unknown;
+      const result = await handler(value, source);
+      if (result !== undefined && entity.spec.component !== 'button') entity.update(result as never);
+      this.o.log.debug(`${topic} <- ${String(value)} (${source}) done`);
+      return { ok: true };
+    } catch (err) {
+      const reason = (err as Error).message || String(err);
+      this.o.log.warn(`command on ${topic} failed: ${reason}`);
+      this.event({ type: 'command_failed', topic, payload: describePayload(payload), reason, source });
+      return { ok: false, reason };
+    }
+  }
+
+  private reject(topic: string, payload: Buffer | string, source: CommandSource, reason: string): CommandResult {
+    const shown = describePayload(payload);
+    this.o.log.warn(`rejected command on ${topic} (payload ${JSON.stringify(shown)}): ${reason}`);
+    this.event({ type: 'command_rejected', topic, payload: shown, reason, source });
+    return { ok: false, reason };
+  }
+
+  /** Publishes a JSON event on <base>/bridge/event. */
+  event(data: Record<string, unknown>): void {
+    void this.publish(`${this.base}/bridge/event`, JSON.stringify({ ...data, time: new Date(this.clock.now()).toISOString() }), false);
+  }
+
+  // ---- MQTT ----
+
+  private async onConnect(): Promise<void> {
+    const conn = this.o.connection;
+    try {
+      await conn.subscribe([`${this.base}/+/+/set`, `${this.o.discoveryPrefix}/status`], 1);
+    } catch (err) {
+      this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
+    }
+    await this.publish(`${this.base}/bridge/state`, 'online', true);
+    await this.republishAll();
+  }
+
+  private async onMessage(msg: MqttMessage): Promise<void> {
+    try {
+      if (msg.topic === `${this.o.discoveryPrefix}/status`) {
+        // A retained birth arrives on every subscribe; connecting already published everything.
+        if (!msg.retain && msg.payload.toString().trim() === 'online') this.scheduleBirthReplay();
+        return;
+      }
+      const match = this.commandPattern.exec(msg.topic);
+      if (!match) return;
+      if (msg.retain) {
+        // A retained command would run again at every restart; refuse it.
+        this.reject(msg.topic, msg.payload, 'mqtt', 'retained commands are ignored; publish commands without the retain flag');
+        return;
+      }
+      await this.command(match[1]!, match[2]!, msg.payload, 'mqtt');
+    } catch (err) {
+      this.o.log.error({ err }, `handling a message on ${msg.topic} failed`);
+    }
+  }
+
+  private scheduleBirthReplay(): void {
+    const { min, max } = this.o.birthDelayMs ?? { min: 1000, max: 5000 };
+    const delay = min + Math.random() * (max - min);
+    this.o.log.info(`Home Assistant came online; re-publishing discovery in ${Math.round(delay)} ms`);
+    this.birthTimer?.cancel();
+    this.birthTimer = this.clock.setTimeout(() => void this.republishAll(), delay);
+  }
+
+  /** Discovery for every device, then availability and every known state. */
+  async republishAll(): Promise<void> {
+    for (const device of this.devices.values()) await this.publishDiscovery(device);
+    for (const device of this.devices.values()) {
+      if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
+      for (const entity of device.entities.values()) await this.publishState(entity, true);
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    const due = this.clock.now() - (this.o.refreshIntervalMs ?? 300_000) + 1000;
+    for (const device of this.devices.values()) {
+      for (const entity of device.entities.values()) {
+        const pending = entity.hasValue && formatState(entity.spec, entity.value) !== entity.lastPayload;
+        if (pending || entity.lastPublishedAt <= due) await this.publishState(entity, true);
+      }
+    }
+  }
+
+  private async publishState(entity: Entity<EntitySpec>, force: boolean): Promise<void> {
+    if (!entity.hasValue || entity.spec.component === 'button') return;
+    const payload = formatState(entity.spec, entity.value);
+    if (!force) {
+      if (payload === entity.lastPayload) return;
+      const deadband = entity.spec.component === 'sensor' ? entity.spec.deadband : undefined;
+      if (deadband && typeof entity.value === 'number' && entity.lastNumber !== undefined) {
+        if (Math.abs(entity.value - entity.lastNumber) < deadband) return;
+      }
+    }
+    const topic = this.topicOf(entity.device.id, entity.key);
+    if (await this.publish(topic, payload, true)) {
+      entity.lastPayload = payload;
+      entity.lastNumber = typeof entity.value === 'number' ? entity.value : undefined;
+      entity.lastPublishedAt = this.clock.now();
+    }
+  }
+
+  private async publish(topic: string, payload: string, retain: boolean): Promise<boolean> {
+    return this.o.connection.publish(topic, this.o.secrets.scrub(payload), { retain, qos: retain ? 1 : 0 });
+  }
+
+  // ---- discovery ----
+
+  private scheduleDiscovery(device: Device, delayMs: number): void {
+    this.discoveryTimers.get(device.id)?.cancel();
+    this.discoveryTimers.set(
+      device.id,
+      this.clock.setTimeout(() => {
+        this.discoveryTimers.delete(device.id);
+        void this.publishDiscovery(device);
+      }, delayMs),
+    );
+  }
+
+  /** The device discovery payload HA reads from <prefix>/device/<id>/config. */
+  discoveryPayload(device: Device, stubs: Iterable<[string, string]> = []): Record<string, unknown> {
+    const info = device.info;
+    const isBridge = device.id === BRIDGE_DEVICE_ID;
+    const dev: Record<string, unknown> = { identifiers: [`energy2mqtt_${info.id}`], name: info.name };
+    if (info.manufacturer) dev.manufacturer = info.manufacturer;
+    if (info.model) dev.model = info.model;
+    if (info.modelId) dev.model_id = info.modelId;
+    if (info.serialNumber) dev.serial_number = info.serialNumber;
+    if (info.swVersion) dev.sw_version = info.swVersion;
+    if (info.hwVersion) dev.hw_version = info.hwVersion;
+    if (info.suggestedArea) dev.suggested_area = info.suggestedArea;
+    if (info.configurationUrl) dev.configuration_url = info.configurationUrl;
+    if (!isBridge) dev.via_device = `energy2mqtt_${BRIDGE_DEVICE_ID}`;
+
+    const availability = [{ topic: `${this.base}/bridge/state` }];
+    if (!isBridge) availability.push({ topic: `${this.base}/${info.id}/availability` });
+
+    const cmps: Record<string, Record<string, unknown>> = {};
+    for (const [key, platform] of stubs) cmps[key] = { p: platform };
+    for (const entity of device.entities.values()) {
+      const spec = entity.spec;
+      const c = discoveryComponent(spec);
+      c.unique_id = `energy2mqtt_${info.id}_${spec.key}`;
+      c.default_entity_id = `${spec.component}.${entityIdPart(info.id)}_${spec.key}`;
+      if (spec.component !== 'button') c.state_topic = this.topicOf(info.id, spec.key);
+      if (COMMAND_COMPONENTS.has(spec.component)) c.command_topic = `${this.topicOf(info.id, spec.key)}/set`;
+      cmps[spec.key] = c;
+    }
+    return {
+      dev,
+      o: { name: 'energy2mqtt', sw: this.o.version, url: ORIGIN_URL },
+      availability,
+      availability_mode: 'all',
+      qos: 1,
+      cmps,
+    };
+  }
+
+  private async publishDiscovery(device: Device): Promise<void> {
+    for (const entity of device.entities.values()) {
+      const problems = specProblems(entity.spec);
+      if (problems.length) {
+        // A programming error in an adapter: refuse the entity rather than let HA drop the device.
+        this.o.log.error(`entity ${device.id}/${entity.key} is not valid for Home Assistant: ${problems.join('; ')}`);
+        device.entities.delete(entity.key);
+      }
+    }
+    const topic = `${this.o.discoveryPrefix}/device/${device.id}/config`;
+    const current = new Map([...device.entities.values()].map((e) => [e.key, e.spec.component]));
+    const gone = new Map<string, string>();
+    for (const key of this.publishedNow.get(device.id) ?? []) {
+      const platform = this.record.devices[device.id]?.components[key];
+      if (!current.has(key) && platform) gone.set(key, platform);
+    }
+    if (this.settled) {
+      for (const [key, platform] of Object.entries(this.record.devices[device.id]?.components ?? {})) {
+        if (!current.has(key)) gone.set(key, platform);
+      }
+    }
+    if (!this.connected) return; // published again on connect
+    if (gone.size) {
+      // HA removes a component when it is first reduced to its platform, then left out.
+      await this.publish(topic, JSON.stringify(this.discoveryPayload(device, gone)), true);
+      for (const key of gone.keys()) await this.publish(this.topicOf(device.id, key), '', true);
+      this.o.log.info(`removed ${[...gone.keys()].join(', ')} from ${device.id}`);
+    }
+    const ok = await this.publish(topic, JSON.stringify(this.discoveryPayload(device)), true);
+    if (!ok) return;
+    this.publishedNow.set(device.id, new Set(current.keys()));
+    const previous = this.settled ? {} : (this.record.devices[device.id]?.components ?? {});
+    const components = { ...previous, ...Object.fromEntries(current) };
+    for (const key of gone.keys()) delete components[key];
+    const topics = [topic, ...Object.keys(components).map((k) => this.topicOf(device.id, k))];
+    if (device.id !== BRIDGE_DEVICE_ID) topics.push(`${this.base}/${device.id}/availability`);
+    this.record.devices[device.id] = { owner: device.owner, components, topics };
+    await this.o.store.write(RECORD_FILE, this.record);
+  }
+
+  /** Empties every retained topic a device had, its discovery first. */
+  private async clearDevice(id: string): Promise<void> {
+    const rec = this.record.devices[id];
+    const topics = rec?.topics ?? [`${this.o.discoveryPrefix}/device/${id}/config`];
+    for (const topic of topics) await this.publish(topic, '', true);
+    delete this.record.devices[id];
+    this.publishedNow.delete(id);
+    await this.o.store.write(RECORD_FILE, this.record);
+  }
+
+  async stop(): Promise<void> {
+    this.refreshTimer?.cancel();
+    this.birthTimer?.cancel();
+    for (const timer of this.discoveryTimers.values()) timer.cancel();
+    await Promise.all([...this.commandQueues.values()].map((p) => p.catch(() => undefined)));
+    await this.o.store.flush();
+  }
+}
+
+function escapeRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function entityIdPart(deviceId: string): string {
+  if (deviceId === BRIDGE_DEVICE_ID) return 'energy2mqtt';
+  return deviceId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
+
+/** A command payload as it can be shown in a log line or an event. */
+function describePayload(payload: Buffer | string): string {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const text = bytes.toString('utf8');
+  if (text.includes('\uFFFD') || /[\u0000-\u0008\u000e-\u001f]/.test(text)) return `<${bytes.length} bytes of binary data>`;
+  return clip(text);
+}

@@ -1,0 +1,143 @@
+// A device as HA shows it, and the entities it holds. Adapters create them through the bridge.
+import {
+  commandSchema, type BinarySensorSpec, type ButtonSpec, type CommandOf, type EntitySpec, type NumberSpec,
+  type SelectSpec, type SensorSpec, type SwitchSpec, type TextSpec, type TimeSpec, type ValueOf,
+} from './entity.js';
+import type { z } from 'zod';
+
+export interface DeviceInfo {
+  /** Stable id from something the device keeps (a serial number), [a-zA-Z0-9_-]. */
+  id: string;
+  name: string;
+  manufacturer?: string;
+  model?: string;
+  modelId?: string;
+  serialNumber?: string;
+  swVersion?: string;
+  hwVersion?: string;
+  suggestedArea?: string;
+  configurationUrl?: string;
+}
+
+export type CommandSource = 'mqtt' | 'automation' | 'rest';
+
+/** Runs a parsed command against the device. It may return the new value, or update the entity itself. */
+export type CommandHandler<S extends EntitySpec> = (
+  value: CommandOf<S>,
+  source: CommandSource,
+) => Promise<ValueOf<S> | void> | ValueOf<S> | void;
+
+/** What the bridge does for devices and entities; implemented by Bridge. */
+export interface DeviceHost {
+  entityChanged(entity: Entity<EntitySpec>): void;
+  deviceChanged(device: Device): void;
+  availabilityChanged(device: Device): void;
+  removeDevice(device: Device): Promise<void>;
+}
+
+export class Entity<S extends EntitySpec> {
+  value: ValueOf<S> | null = null;
+  /** False until the first update: an entity never set publishes nothing. */
+  hasValue = false;
+  lastPayload?: string;
+  lastNumber?: number;
+  lastPublishedAt = 0;
+  readonly schema: z.ZodType<unknown>;
+
+  constructor(
+    readonly device: Device,
+    readonly spec: S,
+    readonly handler: CommandHandler<S> | undefined,
+    private readonly host: DeviceHost,
+  ) {
+    this.schema = commandSchema(spec);
+  }
+
+  get key(): string {
+    return this.spec.key;
+  }
+
+  /** Sets the entity's value; the bridge publishes it if it changed beyond the deadband. */
+  update(value: ValueOf<S> | null): void {
+    this.value = value;
+    this.hasValue = true;
+    this.host.entityChanged(this as unknown as Entity<EntitySpec>);
+  }
+}
+
+type Without<S> = Omit<S, 'component'>;
+type WithCommand<S extends EntitySpec> = Without<S> & { command: CommandHandler<S> };
+
+export class Device {
+  readonly entities = new Map<string, Entity<EntitySpec>>();
+  private isAvailable = true;
+
+  constructor(
+    public info: DeviceInfo,
+    readonly owner: string,
+    private readonly host: DeviceHost,
+  ) {}
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get available(): boolean {
+    return this.isAvailable;
+  }
+
+  sensor(spec: Without<SensorSpec>): Entity<SensorSpec> {
+    return this.add({ ...spec, component: 'sensor' });
+  }
+  binarySensor(spec: Without<BinarySensorSpec>): Entity<BinarySensorSpec> {
+    return this.add({ ...spec, component: 'binary_sensor' });
+  }
+  switch(spec: WithCommand<SwitchSpec>): Entity<SwitchSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'switch' }, command);
+  }
+  number(spec: WithCommand<NumberSpec>): Entity<NumberSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'number' }, command);
+  }
+  select(spec: WithCommand<SelectSpec>): Entity<SelectSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'select' }, command);
+  }
+  button(spec: WithCommand<ButtonSpec>): Entity<ButtonSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'button' }, command);
+  }
+  text(spec: WithCommand<TextSpec>): Entity<TextSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'text' }, command);
+  }
+  time(spec: WithCommand<TimeSpec>): Entity<TimeSpec> {
+    const { command, ...rest } = spec;
+    return this.add({ ...rest, component: 'time' }, command);
+  }
+
+  /** Declares an entity; declaring a key again replaces it. */
+  add<S extends EntitySpec>(spec: S, handler?: CommandHandler<S>): Entity<S> {
+    const entity = new Entity(this, spec, handler, this.host);
+    this.entities.set(spec.key, entity as unknown as Entity<EntitySpec>);
+    this.host.deviceChanged(this);
+    return entity;
+  }
+
+  /** Takes an entity away; HA removes it at the next discovery publish. */
+  removeEntity(key: string): void {
+    if (this.entities.delete(key)) this.host.deviceChanged(this);
+  }
+
+  setAvailable(available: boolean): void {
+    if (available === this.isAvailable) return;
+    this.isAvailable = available;
+    this.host.availabilityChanged(this);
+  }
+
+  /** Removes the device and its entities from HA. */
+  remove(): Promise<void> {
+    return this.host.removeDevice(this);
+  }
+}

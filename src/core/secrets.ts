@@ -1,0 +1,40 @@
+// Every secret the add-on knows (option passwords, tokens, keys, and tokens it obtains later).
+// Log lines and MQTT payloads pass through scrub() so none of them ever carries one.
+
+const SECRET_KEYS = /^(password|pass|passwd|token|access_token|refresh_token|api_key|apikey|secret|client_secret)$/i;
+const MASK = '***';
+
+export class Secrets {
+  private values = new Set<string>();
+
+  add(value: string | undefined | null): void {
+    if (typeof value === 'string' && value.length >= 3) {
+      this.values.add(value);
+      // In JSON the secret may appear escaped; mask that spelling too.
+      const escaped = JSON.stringify(value).slice(1, -1);
+      if (escaped !== value) this.values.add(escaped);
+    }
+  }
+
+  /** Collects the values of every password/token-like key in an options tree. */
+  addFromOptions(tree: unknown): void {
+    if (Array.isArray(tree)) tree.forEach((item) => this.addFromOptions(item));
+    else if (tree && typeof tree === 'object') {
+      for (const [key, value] of Object.entries(tree)) {
+        if (typeof value === 'string' && SECRET_KEYS.test(key)) this.add(value);
+        else this.addFromOptions(value);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  scrub(text: string): string {
+    if (this.values.size === 0) return text;
+    let out = text;
+    for (const secret of this.values) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    return out;
+  }
+}

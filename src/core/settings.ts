@@ -1,0 +1,27 @@
+// Values a user changed from Home Assistant (log level, rule thresholds, ...), kept in the data
+// directory so a restart does not undo them.
+import { z } from 'zod';
+import type { Store } from './store.js';
+
+const FILE = 'settings';
+const shape = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+export class Settings {
+  private data: Record<string, Record<string, unknown>> = {};
+
+  constructor(private readonly store: Store) {}
+
+  async load(): Promise<void> {
+    this.data = await this.store.read(FILE, shape, {});
+  }
+
+  get<T>(scope: string, key: string, schema: z.ZodType<T>, fallback: T): T {
+    const parsed = schema.safeParse(this.data[scope]?.[key]);
+    return parsed.success ? parsed.data : fallback;
+  }
+
+  set(scope: string, key: string, value: unknown): Promise<void> {
+    (this.data[scope] ??= {})[key] = value;
+    return this.store.write(FILE, this.data);
+  }
+}

@@ -1,0 +1,72 @@
+// Every option the add-on takes, as one zod schema; the types come from it. config.yaml's
+// options/schema and the translations are checked against it by test/options.test.ts.
+import { z } from 'zod';
+import { readFileSync } from 'node:fs';
+import { LOG_LEVELS } from './core/logger.js';
+
+const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
+
+export const mqttOptions = z
+  .object({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    client_id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, _ or -').optional(),
+    tls: z.boolean().default(false),
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    reject_unauthorized: z.boolean().default(true),
+  })
+  .strict();
+
+export const optionsSchema = z
+  .object({
+    mqtt: mqttOptions.default({ tls: false, reject_unauthorized: true }),
+    base_topic: z.string().regex(topicSegment, 'use letters, digits, _ or - separated by /').default('energy2mqtt'),
+    discovery_prefix: z.string().regex(topicSegment, 'use letters, digits, _ or - separated by /').default('homeassistant'),
+    log_level: z.enum(LOG_LEVELS as [string, ...string[]]).default('info'),
+    state_refresh_interval: z.number().int().min(10).max(86_400).default(300),
+  })
+  .strict()
+  .refine((o) => o.base_topic !== o.discovery_prefix, { message: 'must differ from discovery_prefix', path: ['base_topic'] });
+
+export type Options = z.infer<typeof optionsSchema>;
+
+export class OptionsError extends Error {}
+
+/** Validates raw options; the error is one sentence naming the option and the reason. */
+export function parseOptions(raw: unknown): Options {
+  const result = optionsSchema.safeParse(raw ?? {});
+  if (result.success) return result.data as Options;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.length ? issue.path.join('.') : '(options)';
+  let reason = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    return fail(`Invalid option ${[...issue.path, keys[0]].join('.')}: this option does not exist.`);
+  }
+  if (issue.code === 'invalid_type') reason = `expected ${(issue as { expected: string }).expected}`;
+  return fail(`Invalid option ${path}: ${reason}.`);
+}
+
+function fail(sentence: string): never {
+  throw new OptionsError(sentence);
+}
+
+export function loadOptionsFile(file: string): Options {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OptionsError(`Cannot read the options file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new OptionsError(`The options file ${file} is not valid JSON: ${(err as Error).message}.`);
+  }
+  return parseOptions(raw);
+}
