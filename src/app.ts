@@ -8,7 +8,7 @@ import { Secrets } from './core/secrets.js';
 import { Settings } from './core/settings.js';
 import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
-import { createAdapters } from './adapters/index.js';
+import { createAdapters, type ContextFor } from './adapters/index.js';
 import type { Adapter } from './adapters/adapter.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
@@ -22,6 +22,8 @@ export interface AppConfig {
   logOut?: LogSink;
   logFormat?: 'text' | 'json';
   clock?: Clock;
+  /** More adapters besides those the options configure (tests use this to plug a test device in). */
+  extraAdapters?: (contextFor: ContextFor) => Adapter[];
   /** Overrides for tests: shorter waits. */
   tuning?: { birthDelayMs?: { min: number; max: number }; backoff?: { initialMs: number; maxMs: number }; discoveryDebounceMs?: number };
 }
@@ -73,14 +75,15 @@ export class App {
     declareBridgeDevice(this.bridge, this.logs, this.settings, VERSION);
     void this.connection.start();
 
-    this.adapters = createAdapters(options, (module) => ({
+    const contextFor: ContextFor = (module) => ({
       log: this.logs.child(module),
       clock,
       store: this.store,
       settings: this.settings,
       bridge: this.bridge,
       secrets: this.secrets,
-    }));
+    });
+    this.adapters = [...createAdapters(options, contextFor), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {
       try {
         await adapter.start();

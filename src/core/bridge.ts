@@ -58,6 +58,13 @@ export class Bridge implements DeviceHost {
   private readonly clock: Clock;
   private readonly base: string;
   private readonly commandPattern: RegExp;
+  private stopped = false;
+  private pendingClear = new Set<string>();
+  /** Publishing runs (connect, birth, discovery) still under way; stop() waits for them. */
+  private inFlight = new Set<Promise<unknown>>();
+  private markReady!: () => void;
+  /** Resolves once the first connection has published everything. */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(private readonly o: BridgeOptions) {
     this.clock = o.clock ?? systemClock;
@@ -77,9 +84,9 @@ export class Bridge implements DeviceHost {
   async start(): Promise<void> {
     this.record = await this.o.store.read(RECORD_FILE, recordShape, { devices: {} });
     const conn = this.o.connection;
-    conn.on('connect', () => void this.onConnect());
-    conn.on('message', (msg) => void this.onMessage(msg));
-    this.refreshTimer = this.clock.setInterval(() => void this.refresh(), this.o.refreshIntervalMs ?? 300_000);
+    conn.on('connect', () => void this.track(this.onConnect()).then(() => this.markReady()));
+    conn.on('message', (msg) => void this.track(this.onMessage(msg)));
+    this.refreshTimer = this.clock.setInterval(() => void this.track(this.refresh()), this.o.refreshIntervalMs ?? 300_000);
   }
 
   /** Creates (or returns) a device. `owner` names the adapter instance it belongs to. */
@@ -217,7 +224,15 @@ export class Bridge implements DeviceHost {
 
   // ---- MQTT ----
 
+  /** Runs publishing work unless stopped, and remembers it until it is done. */
+  private track<T>(work: Promise<T>): Promise<T | void> {
+    const tracked = work.catch((err: unknown) => this.o.log.error({ err }, 'publishing failed')).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    return tracked;
+  }
+
   private async onConnect(): Promise<void> {
+    if (this.stopped) return;
     const conn = this.o.connection;
     try {
       await conn.subscribe([`${this.base}/+/+/set`, `${this.o.discoveryPrefix}/status`], 1);
@@ -225,6 +240,7 @@ export class Bridge implements DeviceHost {
       this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
     await this.publish(`${this.base}/bridge/state`, 'online', true);
+    for (const id of [...this.pendingClear]) await this.clearDevice(id);
     await this.republishAll();
   }
 
@@ -253,7 +269,7 @@ export class Bridge implements DeviceHost {
     const delay = min + Math.random() * (max - min);
     this.o.log.info(`Home Assistant came online; re-publishing discovery in ${Math.round(delay)} ms`);
     this.birthTimer?.cancel();
-    this.birthTimer = this.clock.setTimeout(() => void this.republishAll(), delay);
+    this.birthTimer = this.clock.setTimeout(() => void this.track(this.republishAll()), delay);
   }
 
   /** Discovery for every device, then availability and every known state. */
@@ -285,11 +301,13 @@ export class Bridge implements DeviceHost {
         if (Math.abs(entity.value - entity.lastNumber) < deadband) return;
       }
     }
-    const topic = this.topicOf(entity.device.id, entity.key);
-    if (await this.publish(topic, payload, true)) {
-      entity.lastPayload = payload;
-      entity.lastNumber = typeof entity.value === 'number' ? entity.value : undefined;
-      entity.lastPublishedAt = this.clock.now();
+    // Recorded before the broker acknowledges, so an update arriving meanwhile compares with this value.
+    const previous = [entity.lastPayload, entity.lastNumber, entity.lastPublishedAt] as const;
+    entity.lastPayload = payload;
+    entity.lastNumber = typeof entity.value === 'number' ? entity.value : undefined;
+    entity.lastPublishedAt = this.clock.now();
+    if (!(await this.publish(this.topicOf(entity.device.id, entity.key), payload, true))) {
+      [entity.lastPayload, entity.lastNumber, entity.lastPublishedAt] = previous;
     }
   }
 
@@ -305,7 +323,7 @@ export class Bridge implements DeviceHost {
       device.id,
       this.clock.setTimeout(() => {
         this.discoveryTimers.delete(device.id);
-        void this.publishDiscovery(device);
+        void this.track(this.publishDiscovery(device));
       }, delayMs),
     );
   }
@@ -350,6 +368,7 @@ export class Bridge implements DeviceHost {
   }
 
   private async publishDiscovery(device: Device): Promise<void> {
+    if (this.stopped) return;
     for (const entity of device.entities.values()) {
       const problems = specProblems(entity.spec);
       if (problems.length) {
@@ -389,21 +408,32 @@ export class Bridge implements DeviceHost {
     await this.o.store.write(RECORD_FILE, this.record);
   }
 
-  /** Empties every retained topic a device had, its discovery first. */
+  /**
+   * Empties every retained topic a device had, its discovery first. While disconnected the
+   * device waits in pendingClear (and stays in the record) until the next connect.
+   */
   private async clearDevice(id: string): Promise<void> {
     const rec = this.record.devices[id];
     const topics = rec?.topics ?? [`${this.o.discoveryPrefix}/device/${id}/config`];
-    for (const topic of topics) await this.publish(topic, '', true);
+    let cleared = true;
+    for (const topic of topics) cleared = (await this.publish(topic, '', true)) && cleared;
+    if (!cleared) {
+      this.pendingClear.add(id);
+      return;
+    }
+    this.pendingClear.delete(id);
     delete this.record.devices[id];
     this.publishedNow.delete(id);
     await this.o.store.write(RECORD_FILE, this.record);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.refreshTimer?.cancel();
     this.birthTimer?.cancel();
     for (const timer of this.discoveryTimers.values()) timer.cancel();
     await Promise.all([...this.commandQueues.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...this.inFlight]);
     await this.o.store.flush();
   }
 }
