@@ -1,0 +1,73 @@
+// Derives config.yaml's `options` and `schema` from the zod schema in src/options.ts, using the
+// Supervisor's option types. `npx tsx scripts/addon-schema.ts` prints them; the test compares.
+import { z } from 'zod';
+import { optionsSchema } from '../src/options.js';
+
+type Json = Record<string, any>;
+const SECRET = /^(password|token|api_key)$/;
+
+function typeOf(key: string, s: Json): string {
+  if (s.enum) return `list(${(s.enum as string[]).join('|')})`;
+  if (s.anyOf) {
+    // zod's .nullable() shows as anyOf [T, null]; the Supervisor has no null, the ? covers it.
+    const real = (s.anyOf as Json[]).find((x) => x.type !== 'null');
+    return real ? typeOf(key, real) : 'str';
+  }
+  switch (s.type) {
+    case 'string':
+      if (SECRET.test(key)) return 'password';
+      if (s.format === 'email') return 'email';
+      if (s.format === 'uri' || s.format === 'url') return 'url';
+      if (s.pattern) return `match(${s.pattern})`;
+      if (s.minLength !== undefined || s.maxLength !== undefined) return `str(${s.minLength ?? ''},${s.maxLength ?? ''})`;
+      return 'str';
+    case 'integer':
+      if (key === 'port' || (s.minimum === 1 && s.maximum === 65535)) return 'port';
+      return s.minimum !== undefined || s.maximum !== undefined ? `int(${s.minimum ?? ''},${s.maximum ?? ''})` : 'int';
+    case 'number':
+      return s.minimum !== undefined || s.maximum !== undefined ? `float(${s.minimum ?? ''},${s.maximum ?? ''})` : 'float';
+    case 'boolean':
+      return 'bool';
+    default:
+      throw new Error(`no Supervisor type for ${key} (${JSON.stringify(s)})`);
+  }
+}
+
+function schemaOf(s: Json, depth: number): unknown {
+  const out: Json = {};
+  const required = new Set<string>(s.required ?? []);
+  for (const [key, prop] of Object.entries<Json>(s.properties ?? {})) {
+    const optional = !required.has(key) || prop.default !== undefined;
+    if (prop.type === 'object') {
+      out[key] = schemaOf(prop, depth + 1);
+    } else if (prop.type === 'array') {
+      const item = prop.items as Json;
+      out[key] = [item.type === 'object' ? schemaOf(item, depth + 1) : typeOf(key, item) + '?'];
+    } else {
+      // The Supervisor requires every key that has a value in `options`; the rest are optional.
+      const topLevelDefault = depth === 0 && prop.default !== undefined;
+      out[key] = typeOf(key, prop) + (optional && !topLevelDefault ? '?' : '');
+    }
+  }
+  return out;
+}
+
+function optionsOf(s: Json): Json {
+  const out: Json = {};
+  for (const [key, prop] of Object.entries<Json>(s.properties ?? {})) {
+    if (prop.type === 'object') out[key] = {};
+    else if (prop.type === 'array') out[key] = [];
+    else if (prop.default !== undefined) out[key] = prop.default;
+  }
+  return out;
+}
+
+/** What config.yaml must hold for the zod schema. */
+export function addonSchema(): { options: Json; schema: Json } {
+  const json = z.toJSONSchema(optionsSchema, { io: 'input', unrepresentable: 'any' }) as Json;
+  return { options: optionsOf(json), schema: schemaOf(json, 0) as Json };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(addonSchema(), null, 2));
+}
