@@ -41,14 +41,33 @@ export function parseOptions(raw: unknown): Options {
   const result = optionsSchema.safeParse(raw ?? {});
   if (result.success) return result.data as Options;
   const issue = result.error.issues[0]!;
-  const path = issue.path.length ? issue.path.join('.') : '(options)';
-  let reason = issue.message;
   if (issue.code === 'unrecognized_keys') {
-    const keys = (issue as { keys: string[] }).keys;
-    return fail(`Invalid option ${[...issue.path, keys[0]].join('.')}: this option does not exist.`);
+    return fail(`Invalid option ${[...issue.path, issue.keys[0]].join('.')}: this option does not exist.`);
   }
-  if (issue.code === 'invalid_type') reason = `expected ${(issue as { expected: string }).expected}`;
-  return fail(`Invalid option ${path}: ${reason}.`);
+  const path = issue.path.length ? issue.path.join('.') : '(options)';
+  return fail(`Invalid option ${path}: ${describeIssue(issue)}.`);
+}
+
+/** zod's issue in words a user reads in the add-on log. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      if (issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'must not be empty' : `must have at least ${issue.minimum} characters`;
+      if (issue.origin === 'array') return `needs at least ${issue.minimum} entries`;
+      return `must be at least ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'string') return `must have at most ${issue.maximum} characters`;
+      if (issue.origin === 'array') return `takes at most ${issue.maximum} entries`;
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${issue.divisor}`;
+    default:
+      return issue.message;
+  }
 }
 
 function fail(sentence: string): never {
