@@ -25,7 +25,12 @@ export interface AppConfig {
   /** More adapters besides those the options configure (tests use this to plug a test device in). */
   extraAdapters?: (contextFor: ContextFor) => Adapter[];
   /** Overrides for tests: shorter waits. */
-  tuning?: { birthDelayMs?: { min: number; max: number }; backoff?: { initialMs: number; maxMs: number }; discoveryDebounceMs?: number };
+  tuning?: {
+    birthDelayMs?: { min: number; max: number };
+    backoff?: { initialMs: number; maxMs: number };
+    discoveryDebounceMs?: number;
+    supervisorRetryMs?: number;
+  };
 }
 
 export class App {
@@ -39,6 +44,7 @@ export class App {
 
   constructor(private readonly config: AppConfig) {
     this.secrets.addFromOptions(config.options);
+    this.secrets.add(config.supervisorToken);
     this.logs = new LogHub({ level: config.options.log_level as never, secrets: this.secrets, out: config.logOut, format: config.logFormat });
   }
 
@@ -106,7 +112,10 @@ export class App {
     if (!this.config.supervisorToken) {
       throw new Error('No MQTT broker: set mqtt.host in the options (inside Home Assistant the Supervisor supplies it).');
     }
-    const found = await fetchMqttService(this.config.supervisorToken, this.logs.child('supervisor'), { baseUrl: this.config.supervisorUrl });
+    const found = await fetchMqttService(this.config.supervisorToken, this.logs.child('supervisor'), {
+      baseUrl: this.config.supervisorUrl,
+      firstDelayMs: this.config.tuning?.supervisorRetryMs,
+    });
     this.secrets.add(found.password);
     return {
       host: found.host, port: m.port ?? found.port, username: m.username ?? found.username, password: m.password ?? found.password,

@@ -35,7 +35,8 @@ export class LogHub {
     const sink = {
       write: (raw: string) => {
         const clean = options.secrets.scrub(raw);
-        out.write(format === 'json' ? clean : toText(clean));
+        // Turning JSON into text un-escapes strings, so mask again afterwards.
+        out.write(format === 'json' ? clean : options.secrets.scrub(toText(clean)));
       },
     };
     this.root = pino({ level: PINO_LEVEL[options.level], base: undefined }, sink);

@@ -9,10 +9,13 @@ export class Secrets {
 
   add(value: string | undefined | null): void {
     if (typeof value === 'string' && value.length >= 3) {
-      this.values.add(value);
-      // In JSON the secret may appear escaped; mask that spelling too.
-      const escaped = JSON.stringify(value).slice(1, -1);
-      if (escaped !== value) this.values.add(escaped);
+      // In JSON (a log line quoting a payload, then JSON-encoded by the logger) the secret may
+      // appear escaped once or twice; mask those spellings too.
+      let spelling = value;
+      for (let level = 0; level < 3; level++) {
+        this.values.add(spelling);
+        spelling = JSON.stringify(spelling).slice(1, -1);
+      }
     }
   }
 
