@@ -19,7 +19,6 @@ test('broker killed and restarted: the bridge comes back and runs a command sent
   });
   const calls = holder.adapter!.declared!.calls;
   try {
-    await sleep(1500); // let Mosquitto's once-a-second autosave record the bridge's session
     await broker.kill();
     await eventually(() => !t.app.bridge.connected, 5000, 'the bridge to notice the broker is gone');
     await broker.restart();

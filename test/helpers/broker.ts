@@ -1,7 +1,7 @@
 // A real broker for a test: Mosquitto on a free port when the binary is there (required when
 // E2M_REQUIRE_MOSQUITTO=1, as in CI), otherwise the embedded broker. It says which.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { EmbeddedBroker } from '../../src/embedded-broker.js';
 export interface TestBroker {
   kind: 'mosquitto' | 'embedded';
   port: number;
-  /** Kills the broker abruptly (SIGKILL for Mosquitto: what it saved in the last second is kept). */
+  /** Kills the broker abruptly (SIGKILL for Mosquitto, right after it saved its sessions). */
   kill(): Promise<void>;
   /** Starts it again on the same port with the sessions and retained messages it had saved. */
   restart(): Promise<void>;
@@ -75,8 +75,8 @@ async function startMosquitto(binary: string): Promise<TestBroker> {
   // Started as root, Mosquitto drops to its own user, which must be able to write persistence here.
   chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
-  // Persistence saved every second, so a SIGKILL keeps sessions older than that
-  // (saving on every change makes Mosquitto rewrite its whole store per message).
+  // Persistence on (saving on every change would make Mosquitto rewrite its whole store per
+  // message; kill() asks it to save right before the SIGKILL instead).
   writeFileSync(
     conf,
     [
@@ -98,6 +98,13 @@ async function startMosquitto(binary: string): Promise<TestBroker> {
   const kill = async () => {
     const c = child;
     if (!c || c.exitCode !== null) return;
+    // A broker with persistence has its sessions on disk when it dies: SIGUSR1 makes Mosquitto
+    // write them now instead of at its next autosave, then SIGKILL gives no chance to say goodbye.
+    const db = join(dir, 'mosquitto.db');
+    const before = existsSync(db) ? statSync(db).mtimeMs : 0;
+    c.kill('SIGUSR1');
+    const end = Date.now() + 3000;
+    while (Date.now() < end && !(existsSync(db) && statSync(db).mtimeMs > before)) await new Promise((r) => setTimeout(r, 20));
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
       c.kill('SIGKILL');
