@@ -108,5 +108,5 @@ test('the s6 service scripts are executable in git and start the compiled progra
   }
   const run = readFileSync('addon/rootfs/etc/services.d/energy2mqtt/run', 'utf8');
   assert.match(run, /^#!\/usr\/bin\/with-contenv bashio/);
-  assert.match(run, /exec node \/app\/dist\/main\.js --options \/data\/options\.json --data \/data/);
+  assert.match(run, /exec node (--\S+ )*\/app\/dist\/main\.js --options \/data\/options\.json --data \/data/);
 });

@@ -272,13 +272,16 @@ export class Bridge implements DeviceHost {
     this.birthTimer = this.clock.setTimeout(() => void this.track(this.republishAll()), delay);
   }
 
-  /** Discovery for every device, then availability and every known state. */
+  /**
+   * Discovery for every device, then availability and every known state. Pipelined in chunks:
+   * one round trip each would take seconds for a big home, all at once would pile up a listener
+   * per blocked write on the socket.
+   */
   async republishAll(): Promise<void> {
-    for (const device of this.devices.values()) await this.publishDiscovery(device);
-    for (const device of this.devices.values()) {
-      if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
-      for (const entity of device.entities.values()) await this.publishState(entity, true);
-    }
+    const devices = [...this.devices.values()];
+    await inChunks(devices, (device) => this.publishDiscovery(device));
+    for (const device of devices) if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
+    await inChunks(devices.flatMap((d) => [...d.entities.values()]), (entity) => this.publishState(entity, true));
   }
 
   private async refresh(): Promise<void> {
@@ -306,13 +309,19 @@ export class Bridge implements DeviceHost {
     entity.lastPayload = payload;
     entity.lastNumber = typeof entity.value === 'number' ? entity.value : undefined;
     entity.lastPublishedAt = this.clock.now();
-    if (!(await this.publish(this.topicOf(entity.device.id, entity.key), payload, true))) {
+    if (!(await this.publish(this.topicOf(entity.device.id, entity.key), payload, true, 0))) {
       [entity.lastPayload, entity.lastNumber, entity.lastPublishedAt] = previous;
     }
   }
 
-  private async publish(topic: string, payload: string, retain: boolean): Promise<boolean> {
-    return this.o.connection.publish(topic, this.o.secrets.scrub(payload), { retain, qos: retain ? 1 : 0 });
+  /**
+   * States go out at QoS 0 (retained): over a live connection TCP delivers them, and everything
+   * is re-published on reconnect. QoS 1 there would leave a PUBACK from the broker unacknowledged
+   * after each state, and with the broker's Nagle algorithm and our delayed ACKs the next command
+   * would wait 40 ms. Discovery, availability and removals (rare, must not be lost) use QoS 1.
+   */
+  private async publish(topic: string, payload: string, retain: boolean, qos: 0 | 1 = retain ? 1 : 0): Promise<boolean> {
+    return this.o.connection.publish(topic, this.o.secrets.scrub(payload), { retain, qos });
   }
 
   // ---- discovery ----
@@ -436,6 +445,12 @@ export class Bridge implements DeviceHost {
     await Promise.all([...this.inFlight]);
     await this.o.store.flush();
   }
+}
+
+const CHUNK = 100;
+
+async function inChunks<T>(items: T[], run: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += CHUNK) await Promise.all(items.slice(i, i + CHUNK).map(run));
 }
 
 function escapeRe(text: string): string {

@@ -42,15 +42,18 @@ export class Entity<S extends EntitySpec> {
   lastPayload?: string;
   lastNumber?: number;
   lastPublishedAt = 0;
-  readonly schema: z.ZodType<unknown>;
+  private commandParser?: z.ZodType<unknown>;
 
   constructor(
     readonly device: Device,
     readonly spec: S,
     readonly handler: CommandHandler<S> | undefined,
     private readonly host: DeviceHost,
-  ) {
-    this.schema = commandSchema(spec);
+  ) {}
+
+  /** The command schema, built on first use: most entities are sensors and never need one. */
+  get schema(): z.ZodType<unknown> {
+    return (this.commandParser ??= commandSchema(this.spec));
   }
 
   get key(): string {

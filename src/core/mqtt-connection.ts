@@ -93,6 +93,9 @@ export class MqttConnection extends EventEmitter<Events> {
 
     const firstConnect = new Promise<void>((resolve) => client.once('connect', () => resolve()));
     client.on('connect', (connack) => {
+      // Without TCP_NODELAY a state published right after the PUBACK of a QoS 1 command waits
+      // for the broker's delayed ACK (about 40 ms): Nagle's algorithm holds small writes.
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.attempt = 0;
       this.wasConnected = true;
       this.log.info(`connected to the MQTT broker${connack.sessionPresent ? ' (session resumed)' : ''}`);
