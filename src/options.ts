@@ -19,7 +19,9 @@ export const mqttOptions = z
     key: z.string().min(1).optional(),
     reject_unauthorized: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  // MQTT 3.1.1 has no password without a user name; the broker would just hang up.
+  .refine((m) => m.password === undefined || m.username !== undefined, { message: 'needs mqtt.username as well', path: ['password'] });
 
 export const optionsSchema = z
   .object({

@@ -69,6 +69,7 @@ test('invalid options are one sentence naming the option and the reason', () => 
     [{ state_refresh_interval: 'often' }, /^Invalid option state_refresh_interval: expected a number\.$/],
     [{ state_refresh_interval: 5 }, /^Invalid option state_refresh_interval: must be at least 10\.$/],
     [{ mqtt: { host: '' } }, /^Invalid option mqtt\.host: must not be empty\.$/],
+    [{ mqtt: { host: 'x', password: 'p4ss' } }, /^Invalid option mqtt\.password: needs mqtt\.username as well\.$/],
     [{ log_level: 'loud' }, /^Invalid option log_level: must be one of trace, debug, info, warning, error\.$/],
   ];
   for (const [raw, expected] of cases) {

@@ -101,15 +101,21 @@ export class MqttConnection extends EventEmitter<Events> {
       this.log.info(`connected to the MQTT broker${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.emit('connect', connack.sessionPresent);
     });
+    let attemptFailed = false;
     client.on('close', () => {
       if (this.wasConnected) {
         this.wasConnected = false;
         if (!this.stopping) this.log.warn('disconnected from the MQTT broker');
         this.emit('disconnect');
+      } else if (!attemptFailed && !this.stopping) {
+        // No error and no CONNACK: the broker hung up on us (a protocol or client id problem).
+        this.log.warn('the MQTT broker closed the connection before accepting it');
       }
+      attemptFailed = false;
       this.scheduleReconnect();
     });
     client.on('error', (err: Error & { code?: number | string }) => {
+      attemptFailed = true;
       const reason = typeof err.code === 'number' ? CONNACK_REASONS[err.code] : undefined;
       this.log.warn(`MQTT: ${reason ?? err.message}`);
     });
