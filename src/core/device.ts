@@ -96,28 +96,27 @@ export class Device {
     return this.add({ ...spec, component: 'binary_sensor' });
   }
   switch(spec: WithCommand<SwitchSpec>): Entity<SwitchSpec> {
-    const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'switch' }, command);
+    return this.commanded<SwitchSpec>('switch', spec);
   }
   number(spec: WithCommand<NumberSpec>): Entity<NumberSpec> {
-    const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'number' }, command);
+    return this.commanded<NumberSpec>('number', spec);
   }
   select(spec: WithCommand<SelectSpec>): Entity<SelectSpec> {
-    const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'select' }, command);
+    return this.commanded<SelectSpec>('select', spec);
   }
   button(spec: WithCommand<ButtonSpec>): Entity<ButtonSpec> {
-    const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'button' }, command);
+    return this.commanded<ButtonSpec>('button', spec);
   }
   text(spec: WithCommand<TextSpec>): Entity<TextSpec> {
-    const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'text' }, command);
+    return this.commanded<TextSpec>('text', spec);
   }
   time(spec: WithCommand<TimeSpec>): Entity<TimeSpec> {
+    return this.commanded<TimeSpec>('time', spec);
+  }
+
+  private commanded<S extends EntitySpec>(component: S['component'], spec: WithCommand<S>): Entity<S> {
     const { command, ...rest } = spec;
-    return this.add({ ...rest, component: 'time' }, command);
+    return this.add({ ...rest, component } as unknown as S, command);
   }
 
   /** Declares an entity; declaring a key again replaces it. */
