@@ -1,6 +1,8 @@
 // Derives config.yaml's `options` and `schema` from the zod schema in src/options.ts, using the
 // Supervisor's option types. `npx tsx scripts/addon-schema.ts` prints them; the test compares.
 import { z } from 'zod';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
 import { optionsSchema } from '../src/options.js';
 
 type Json = Record<string, any>;
@@ -8,6 +10,7 @@ const SECRET = /^(password|token|api_key)$/;
 
 function typeOf(key: string, s: Json): string {
   if (s.enum) return `list(${(s.enum as string[]).join('|')})`;
+  if (s.const !== undefined) return `list(${String(s.const)})`;
   if (s.anyOf) {
     // zod's .nullable() shows as anyOf [T, null]; the Supervisor has no null, the ? covers it.
     const real = (s.anyOf as Json[]).find((x) => x.type !== 'null');
@@ -52,12 +55,16 @@ function schemaOf(s: Json, depth: number): unknown {
   return out;
 }
 
-function optionsOf(s: Json): Json {
+/**
+ * The defaults config.yaml offers: top-level values with a default, and the skeleton of every
+ * nested object and list (the Supervisor refuses options that leave a nested one out).
+ */
+function optionsOf(s: Json, depth = 0): Json {
   const out: Json = {};
   for (const [key, prop] of Object.entries<Json>(s.properties ?? {})) {
-    if (prop.type === 'object') out[key] = {};
+    if (prop.type === 'object') out[key] = optionsOf(prop, depth + 1);
     else if (prop.type === 'array') out[key] = [];
-    else if (prop.default !== undefined) out[key] = prop.default;
+    else if (depth === 0 && prop.default !== undefined) out[key] = prop.default;
   }
   return out;
 }
@@ -68,6 +75,16 @@ export function addonSchema(): { options: Json; schema: Json } {
   return { options: optionsOf(json), schema: schemaOf(json, 0) as Json };
 }
 
+// `npx tsx scripts/addon-schema.ts` prints them; `--write` puts them into config.yaml.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(addonSchema(), null, 2));
+  const generated = addonSchema();
+  if (process.argv.includes('--write')) {
+    const doc = parseDocument(readFileSync('config.yaml', 'utf8'));
+    doc.set('options', doc.createNode(generated.options));
+    doc.set('schema', doc.createNode(generated.schema));
+    writeFileSync('config.yaml', doc.toString({ lineWidth: 100 }));
+    console.log('config.yaml updated');
+  } else {
+    console.log(JSON.stringify(generated, null, 2));
+  }
 }

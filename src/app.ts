@@ -9,6 +9,7 @@ import { Settings } from './core/settings.js';
 import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
+import { Engine } from './automation/engine.js';
 import type { Adapter } from './adapters/adapter.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
@@ -41,6 +42,7 @@ export class App {
   store!: Store;
   settings!: Settings;
   adapters: Adapter[] = [];
+  engine?: Engine;
 
   constructor(private readonly config: AppConfig) {
     this.secrets.addFromOptions(config.options);
@@ -97,7 +99,20 @@ export class App {
         log.error(`${adapter.id} did not start: ${(err as Error).message}`);
       }
     }
-    await this.bridge.settle(['bridge', ...this.adapters.map((a) => a.id)]);
+    if (options.automation) {
+      this.engine = new Engine({
+        options: options.automation,
+        clock,
+        log: this.logs.child('automation'),
+        settings: this.settings,
+        bridge: this.bridge,
+        secrets: this.secrets,
+        supervisorToken: this.config.supervisorToken,
+      });
+      await this.engine.start();
+    }
+    const owners = ['bridge', ...this.adapters.map((a) => a.id), ...(this.engine ? ['automation'] : [])];
+    await this.bridge.settle(owners);
   }
 
   private async resolveBroker(): Promise<BrokerSettings> {
@@ -124,6 +139,8 @@ export class App {
   }
 
   async stop(): Promise<void> {
+    // The rules give their loads back first, while the devices can still be reached.
+    await this.engine?.stop().catch((err: Error) => this.logs.root.error(`automation did not stop cleanly: ${err.message}`));
     for (const adapter of [...this.adapters].reverse()) {
       try {
         await adapter.stop();

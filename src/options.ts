@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { LOG_LEVELS } from './core/logger.js';
+import { automationOptions } from './automation/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
 
@@ -30,6 +31,7 @@ export const optionsSchema = z
     discovery_prefix: z.string().regex(topicSegment, 'use letters, digits, _ or - separated by /').default('homeassistant'),
     log_level: z.enum(LOG_LEVELS as [string, ...string[]]).default('info'),
     state_refresh_interval: z.number().int().min(10).max(86_400).default(300),
+    automation: automationOptions.optional(),
   })
   .strict()
   .refine((o) => o.base_topic !== o.discovery_prefix, { message: 'must differ from discovery_prefix', path: ['base_topic'] });

@@ -55,6 +55,8 @@ export class Bridge implements DeviceHost {
   private refreshTimer?: TimerHandle;
   private birthTimer?: TimerHandle;
   private listeners = new Set<UpdateListener>();
+  /** Topics outside our own that the automation reads (user-configured sources and load states). */
+  private external = new Map<string, Set<(payload: string) => void>>();
   private readonly clock: Clock;
   private readonly base: string;
   private readonly commandPattern: RegExp;
@@ -135,6 +137,25 @@ export class Bridge implements DeviceHost {
         this.o.log.info(`device ${id} is no longer configured; removing it from Home Assistant`);
         await this.clearDevice(id);
       }
+    }
+  }
+
+  /** Follows a user-configured topic (exact name); subscribed again after every reconnect. */
+  subscribeExternal(topic: string, handler: (payload: string) => void): () => void {
+    let handlers = this.external.get(topic);
+    if (!handlers) {
+      handlers = new Set();
+      this.external.set(topic, handlers);
+      void this.o.connection.subscribe([topic], 1).catch(() => undefined);
+    }
+    handlers.add(handler);
+    return () => handlers.delete(handler);
+  }
+
+  /** Publishes to a user-configured topic (e.g. a load's command topic). */
+  async publishExternal(topic: string, payload: string): Promise<void> {
+    if (!(await this.o.connection.publish(topic, this.o.secrets.scrub(payload), { qos: 1 }))) {
+      throw new Error(`not connected to the MQTT broker, ${topic} not sent`);
     }
   }
 
@@ -235,7 +256,7 @@ export class Bridge implements DeviceHost {
     if (this.stopped) return;
     const conn = this.o.connection;
     try {
-      await conn.subscribe([`${this.base}/+/+/set`, `${this.o.discoveryPrefix}/status`], 1);
+      await conn.subscribe([`${this.base}/+/+/set`, `${this.o.discoveryPrefix}/status`, ...this.external.keys()], 1);
     } catch (err) {
       this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
@@ -250,6 +271,11 @@ export class Bridge implements DeviceHost {
         // A retained birth arrives on every subscribe; connecting already published everything.
         if (!msg.retain && msg.payload.toString().trim() === 'online') this.scheduleBirthReplay();
         return;
+      }
+      const followers = this.external.get(msg.topic);
+      if (followers) {
+        const text = msg.payload.toString('utf8');
+        for (const follow of followers) follow(text);
       }
       const match = this.commandPattern.exec(msg.topic);
       if (!match) return;

@@ -1,0 +1,313 @@
+// The automation engine: reads the measurements, computes the surplus, shares it out by
+// priority, lets each rule decide, and shows every decision and its reason in HA. It never
+// speaks a device protocol: rules act through targets (the bridge's command path for this
+// add-on's entities). An engine-wide dry run decides and explains but sends nothing.
+import { z } from 'zod';
+import type { Bridge } from '../core/bridge.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Device } from '../core/device.js';
+import type { Entity } from '../core/device.js';
+import type { EntitySpec } from '../core/entity.js';
+import type { Logger } from '../core/logger.js';
+import type { Secrets } from '../core/secrets.js';
+import type { Settings } from '../core/settings.js';
+import { HaClient, SUPERVISOR_WS } from './ha-client.js';
+import type { AutomationOptions, SourceOptions, SurplusSwitchOptions } from './options.js';
+import type { Rule, RuleDecision } from './rule.js';
+import { SurplusSwitchRule } from './rules/surplus-switch.js';
+import { Source, readNumber, toBase } from './sources.js';
+import { computeSurplus, type SurplusSettings } from './surplus.js';
+import { createTarget, type Target } from './targets.js';
+
+export interface EngineDeps {
+  options: AutomationOptions;
+  clock: Clock;
+  log: Logger;
+  settings?: Settings;
+  /** Without a bridge (the what-if replay) there are no HA entities and no MQTT. */
+  bridge?: Bridge;
+  secrets?: Secrets;
+  supervisorToken?: string;
+  /** Replaces every rule's target (the replay records instead of switching). */
+  targetFor?: (rule: SurplusSwitchOptions) => Target;
+  tickMs?: number;
+}
+
+export type DecisionListener = (rule: Rule, decision: RuleDecision, changed: boolean) => void;
+
+const STATES = ['off', 'waiting', 'on', 'holding', 'blocked'];
+const persisted = z.object({ value: z.unknown(), base: z.unknown() });
+
+export class Engine {
+  readonly sources = new Map<string, Source>();
+  readonly rules: Rule[] = [];
+  readonly decisions = new Map<string, RuleDecision>();
+  dryRun: boolean;
+  private surplusSettings?: SurplusSettings;
+  private ha?: HaClient;
+  private tick?: TimerHandle;
+  private listeners = new Set<DecisionListener>();
+  private entities = new Map<string, Record<string, Entity<EntitySpec>>>();
+  private surplusEntity?: Entity<EntitySpec>;
+  private evaluating = false;
+  private readonly timezone: string;
+
+  constructor(private readonly d: EngineDeps) {
+    this.dryRun = d.options.dry_run;
+    this.timezone = d.options.timezone ?? process.env.TZ ?? 'UTC';
+  }
+
+  onDecision(listener: DecisionListener): void {
+    this.listeners.add(listener);
+  }
+
+  async start(): Promise<void> {
+    const o = this.d.options;
+    if (this.needsHomeAssistant()) this.ha = this.connectHomeAssistant();
+    for (const s of o.sources) this.sources.set(s.name, this.createSource(s));
+    const grid = o.surplus?.grid ? this.sources.get(o.surplus.grid) : undefined;
+    if (grid && o.surplus) {
+      this.surplusSettings = {
+        grid,
+        gridPositiveIsImport: o.surplus.grid_positive_is_import,
+        residualW: o.surplus.residual_w,
+        batterySoc: o.surplus.battery_soc ? this.sources.get(o.surplus.battery_soc) : undefined,
+        batteryPower: o.surplus.battery_power ? this.sources.get(o.surplus.battery_power) : undefined,
+        batteryPowerPositiveIsCharge: o.surplus.battery_power_positive_is_charge,
+        batteryPrioritySoc: o.surplus.battery_priority_soc ?? undefined,
+      };
+    }
+    const ctx = { clock: this.d.clock, log: this.d.log, timezone: this.timezone, settleTimeS: o.settle_time };
+    for (const r of o.rules) {
+      const target = this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps());
+      const rule = new SurplusSwitchRule(r, target, ctx);
+      rule.adopt(this.d.clock.now());
+      this.rules.push(rule);
+    }
+    this.dryRun = this.restore('automation', 'dry_run', o.dry_run) as boolean;
+    for (const rule of this.rules) this.restoreRule(rule, o.rules.find((r) => rule.name === r.name)!);
+    if (this.d.bridge) this.declareEntities(this.d.bridge);
+    for (const source of this.sources.values()) source.onChange(() => this.evaluate());
+    this.tick = this.d.clock.setInterval(() => this.evaluate(), this.d.tickMs ?? 1000);
+    this.evaluate();
+    this.d.log.info(`automation: ${this.rules.length} rule(s), ${this.sources.size} source(s)${this.dryRun ? ', dry run' : ''}`);
+  }
+
+  /** One pass: surplus, then every rule in priority order. Cheap; runs on every measurement. */
+  evaluate(): void {
+    if (this.evaluating) return; // a target that answers synchronously must not recurse
+    this.evaluating = true;
+    try {
+      const now = this.d.clock.now();
+      const surplus = this.surplusSettings ? computeSurplus(this.surplusSettings) : ({ ok: false, why: 'no grid source is configured (automation.surplus.grid)' } as const);
+      if (surplus.ok) this.surplusEntity?.update(Math.round(surplus.watts));
+      else this.surplusEntity?.update(null);
+      const ordered = this.rules.map((rule, index) => ({ rule, index })).sort((a, b) => a.rule.priority() - b.rule.priority() || a.index - b.index);
+      let reserved = 0;
+      ordered.forEach(({ rule }, i) => {
+        // Lower priorities' visible draw is available to this one: they back off first.
+        const lower = ordered.slice(i + 1).reduce((sum, { rule: r }) => {
+          const dec = this.decisions.get(r.slug);
+          return sum + (dec ? Math.max(0, dec.consumingW - dec.reservedW) : 0);
+        }, 0);
+        const input = surplus.ok
+          ? {
+              ok: true as const,
+              watts: surplus.watts + lower - reserved,
+              explain: surplus.explain + (reserved ? `, after ${reserved} W kept for higher priorities` : '') + (lower ? `, counting ${lower} W lower priorities give up` : ''),
+            }
+          : surplus;
+        const decision = rule.evaluate({ now, surplus: input, dryRun: this.dryRun });
+        reserved += decision.reservedW;
+        const previous = this.decisions.get(rule.slug);
+        const changed = previous?.state !== decision.state;
+        this.decisions.set(rule.slug, decision);
+        if (changed) this.d.log.info(`${rule.name}: ${decision.reason}`);
+        this.show(rule, decision);
+        for (const listener of this.listeners) listener(rule, decision, changed);
+      });
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  // ---- sources and targets ----
+
+  private needsHomeAssistant(): boolean {
+    const o = this.d.options;
+    return !this.d.targetFor && (o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.target.ha_entity));
+  }
+
+  private connectHomeAssistant(): HaClient {
+    const o = this.d.options.home_assistant;
+    const url = o?.url ?? (this.d.supervisorToken ? SUPERVISOR_WS : undefined);
+    const token = o?.token ?? this.d.supervisorToken;
+    if (!url || !token) {
+      throw new Error('Home Assistant entities are used, but there is no API access: set automation.home_assistant.url and token (the add-on gets them from the Supervisor)');
+    }
+    this.d.secrets?.add(token);
+    const client = new HaClient(url, token, this.d.log);
+    client.start();
+    return client;
+  }
+
+  private createSource(o: SourceOptions): Source {
+    const topic = o.mqtt?.topic;
+    const describe = topic ? `MQTT ${topic}` : o.entity ? `entity ${o.entity}` : `Home Assistant ${o.ha_entity}`;
+    const source = new Source(o.name, describe, o.stale_after, this.d.clock, o.invert);
+    const bridge = this.d.bridge;
+    if (topic && bridge) {
+      bridge.subscribeExternal(topic, (payload) => {
+        const n = readNumber(payload, o.mqtt?.json_path);
+        if (typeof n === 'number') source.set(toBase(n, o.mqtt?.unit));
+        else source.reject(n.problem);
+      });
+    } else if (o.entity && bridge) {
+      const [deviceId, key] = o.entity.split('/') as [string, string];
+      const take = (e: Entity<EntitySpec>) => {
+        if (typeof e.value === 'number') source.set(toBase(e.value, e.spec.component === 'sensor' ? e.spec.unit : undefined));
+        else source.reject(`entity ${o.entity} is unknown`);
+      };
+      bridge.onUpdate((e) => {
+        if (e.device.id === deviceId && e.key === key) take(e);
+      });
+      const existing = bridge.entity(deviceId, key);
+      if (existing?.hasValue) take(existing);
+    } else if (o.ha_entity && this.ha) {
+      const id = o.ha_entity;
+      this.ha.watch(id);
+      this.ha.onState((entityId, state) => {
+        if (entityId !== id) return;
+        const n = Number(state.state);
+        if (state.state.trim() !== '' && Number.isFinite(n)) source.set(toBase(n, state.attributes.unit_of_measurement as string | undefined));
+        else source.reject(`${id} is ${state.state}`);
+      });
+    }
+    return source;
+  }
+
+  private targetDeps() {
+    const bridge = this.d.bridge;
+    return {
+      bridge,
+      ha: this.ha,
+      publish: bridge ? (topic: string, payload: string) => bridge.publishExternal(topic, payload) : undefined,
+      follow: bridge
+        ? (topic: string) => {
+            let latest: string | undefined;
+            bridge.subscribeExternal(topic, (payload) => (latest = payload));
+            return () => latest;
+          }
+        : undefined,
+    };
+  }
+
+  // ---- what HA shows and changes ----
+
+  /** A value changed from HA wins over the options until the options value itself changes. */
+  private restore(scope: string, key: string, fromOptions: unknown): unknown {
+    const saved = this.d.settings?.get(scope, key, persisted, undefined as never);
+    if (saved && JSON.stringify(saved.base) === JSON.stringify(fromOptions)) return saved.value;
+    return fromOptions;
+  }
+
+  private remember(scope: string, key: string, fromOptions: unknown, value: unknown): void {
+    void this.d.settings?.set(scope, key, { value, base: fromOptions });
+  }
+
+  private restoreRule(rule: Rule, o: SurplusSwitchOptions): void {
+    const scope = `rule_${rule.slug}`;
+    rule.enabled = this.restore(scope, 'enabled', o.enabled) as boolean;
+    rule.mode = this.restore(scope, 'mode', o.mode) as string;
+    for (const s of rule.settings) s.set(Number(this.restore(scope, s.key, (o as Record<string, unknown>)[s.key])));
+  }
+
+  private declareEntities(bridge: Bridge): void {
+    const o = this.d.options;
+    const engine = bridge.device({ id: 'automation', name: 'Automation', manufacturer: 'energy2mqtt', model: 'Automation engine' }, 'automation');
+    engine
+      .switch({
+        key: 'dry_run', name: 'Dry run', icon: 'mdi:test-tube', category: 'config',
+        command: (on) => {
+          this.dryRun = on;
+          this.remember('automation', 'dry_run', o.dry_run, on);
+          this.evaluate();
+          return on;
+        },
+      })
+      .update(this.dryRun);
+    this.surplusEntity = engine.sensor({ key: 'surplus', name: 'Surplus', deviceClass: 'power', unit: 'W', stateClass: 'measurement', deadband: 10 });
+
+    for (const rule of this.rules) {
+      const ruleOptions = o.rules.find((r) => r.name === rule.name)!;
+      const scope = `rule_${rule.slug}`;
+      const device = bridge.device({ id: `rule_${rule.slug}`, name: rule.name, manufacturer: 'energy2mqtt', model: `${rule.model} rule` }, 'automation');
+      this.declareRuleControls(device, rule, ruleOptions, scope);
+      this.entities.set(rule.slug, {
+        state: device.sensor({ key: 'state', name: 'State', deviceClass: 'enum', options: STATES, icon: 'mdi:state-machine' }),
+        reason: device.sensor({ key: 'reason', name: 'Reason', icon: 'mdi:comment-question-outline' }),
+        next: device.sensor({ key: 'next_change', name: 'Next possible change', deviceClass: 'timestamp' }),
+      });
+    }
+  }
+
+  private declareRuleControls(device: Device, rule: Rule, o: SurplusSwitchOptions, scope: string): void {
+    const changed = () => this.evaluate();
+    device
+      .switch({
+        key: 'enabled', name: 'Enabled', icon: 'mdi:solar-power',
+        command: async (on) => {
+          rule.enabled = on;
+          this.remember(scope, 'enabled', o.enabled, on);
+          if (!on) await rule.release();
+          changed();
+          return on;
+        },
+      })
+      .update(rule.enabled);
+    device
+      .select({
+        key: 'mode', name: 'Mode', options: rule.modes, icon: 'mdi:tune',
+        command: (mode) => {
+          rule.mode = mode;
+          this.remember(scope, 'mode', o.mode, mode);
+          changed();
+          return mode;
+        },
+      })
+      .update(rule.mode);
+    for (const s of rule.settings) {
+      device
+        .number({
+          key: s.key, name: s.name, min: s.min, max: s.max, step: s.step, unit: s.unit || undefined, deviceClass: s.deviceClass, category: 'config',
+          command: (value) => {
+            s.set(value);
+            this.remember(scope, s.key, (o as Record<string, unknown>)[s.key], value);
+            changed();
+            return value;
+          },
+        })
+        .update(s.get());
+    }
+  }
+
+  private show(rule: Rule, decision: RuleDecision): void {
+    const e = this.entities.get(rule.slug);
+    if (!e) return;
+    e.state!.update(STATES.includes(decision.state) ? decision.state : null);
+    e.reason!.update(decision.reason.length > 250 ? decision.reason.slice(0, 249) + '…' : decision.reason);
+    e.next!.update(decision.nextChangeAt ? new Date(decision.nextChangeAt).toISOString() : null);
+  }
+
+  /** Waits until every switching started so far is done. */
+  async settled(): Promise<void> {
+    await Promise.all(this.rules.map((r) => r.settled()));
+  }
+
+  async stop(): Promise<void> {
+    this.tick?.cancel();
+    for (const rule of this.rules) await rule.release();
+    for (const rule of this.rules) (rule as SurplusSwitchRule).dispose?.();
+    await this.ha?.stop();
+  }
+}

@@ -1,0 +1,126 @@
+// The `automation` options (names fixed by issue 3's example; README and outside checks rely on them).
+import { z } from 'zod';
+
+const NAME = /^[a-z0-9_]+$/;
+const isSet = (o: { topic?: string; command_topic?: string } | undefined) => Boolean(o && (o.topic ?? o.command_topic));
+
+export const sourceOptions = z
+  .object({
+    name: z.string().regex(NAME, 'use lower-case letters, digits and _'),
+    // The Supervisor wants nested objects present, so an empty `mqtt: {}` means "not MQTT".
+    mqtt: z
+      .object({
+        topic: z.string().min(1).optional(),
+        json_path: z.string().min(1).optional(),
+        unit: z.enum(['W', 'kW', '%']).default('W'),
+      })
+      .strict()
+      .optional(),
+    entity: z.string().regex(/^[a-zA-Z0-9_-]+\/[a-z0-9_]+$/, 'use <device_id>/<entity_key>').optional(),
+    ha_entity: z.string().regex(/^[a-z_]+\.[a-z0-9_]+$/, 'use an entity id like sensor.grid_power').optional(),
+    invert: z.boolean().default(false),
+    stale_after: z.number().min(1).max(86_400).default(60),
+  })
+  .strict()
+  .refine((s) => [isSet(s.mqtt), Boolean(s.entity), Boolean(s.ha_entity)].filter(Boolean).length === 1, {
+    message: 'give exactly one of mqtt.topic, entity or ha_entity',
+  });
+
+export const targetOptions = z
+  .object({
+    mqtt: z
+      .object({
+        command_topic: z.string().min(1).optional(),
+        payload_on: z.string().default('ON'),
+        payload_off: z.string().default('OFF'),
+        /** Where the load reports its state, so the rule can restore what it was. */
+        state_topic: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    entity: z.string().regex(/^[a-zA-Z0-9_-]+\/[a-z0-9_]+$/, 'use <device_id>/<entity_key>').optional(),
+    ha_entity: z.string().regex(/^(switch|input_boolean|light|fan)\.[a-z0-9_]+$/, 'use a switch, input_boolean, light or fan entity id').optional(),
+  })
+  .strict()
+  .refine((t) => [isSet(t.mqtt), Boolean(t.entity), Boolean(t.ha_entity)].filter(Boolean).length === 1, {
+    message: 'give exactly one of mqtt.command_topic, entity or ha_entity',
+  });
+
+const cron = z.string().min(9, 'use a cron expression like "0 9 * * *"');
+
+export const surplusSwitchOptions = z
+  .object({
+    type: z.literal('surplus_switch'),
+    name: z.string().min(1).max(60),
+    enabled: z.boolean().default(true),
+    mode: z.enum(['surplus', 'on', 'off']).default('surplus'),
+    priority: z.number().int().min(1).max(99).default(1),
+    power_w: z.number().min(1).max(100_000),
+    target: targetOptions,
+    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
+    enable_delay: z.number().min(0).max(86_400).default(60),
+    disable_threshold_w: z.number().min(0).max(100_000).default(0),
+    disable_delay: z.number().min(0).max(86_400).default(180),
+    min_on: z.number().min(0).max(86_400).default(0),
+    min_off: z.number().min(0).max(86_400).default(0),
+    max_starts_per_hour: z.number().int().min(0).max(60).default(0),
+    /** Only in this window (cron expressions in automation.timezone); outside it the load is off. */
+    schedule_start: cron.optional(),
+    schedule_end: cron.optional(),
+  })
+  .strict()
+  .refine((r) => Boolean(r.schedule_start) === Boolean(r.schedule_end), {
+    message: 'needs schedule_end as well (or neither)',
+    path: ['schedule_start'],
+  });
+
+export const ruleOptions = surplusSwitchOptions;
+
+export const automationOptions = z
+  .object({
+    dry_run: z.boolean().default(false),
+    timezone: z.string().min(1).optional(),
+    /** After a load starts, how long lower-priority rules count its power as taken (s). */
+    settle_time: z.number().min(0).max(600).default(10),
+    home_assistant: z.object({ url: z.string().min(1).optional(), token: z.string().min(1).optional() }).strict().optional(),
+    sources: z.array(sourceOptions).default([]),
+    surplus: z
+      .object({
+        grid: z.string().regex(NAME).optional(),
+        grid_positive_is_import: z.boolean().default(true),
+        residual_w: z.number().min(-100_000).max(100_000).default(0),
+        battery_soc: z.string().regex(NAME).nullable().optional(),
+        battery_power: z.string().regex(NAME).nullable().optional(),
+        battery_power_positive_is_charge: z.boolean().default(true),
+        battery_priority_soc: z.number().min(0).max(100).nullable().optional(),
+      })
+      .strict()
+      .optional(),
+    rules: z.array(ruleOptions).default([]),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const names = new Set(a.sources.map((s) => s.name));
+    const need = (name: string | null | undefined, path: (string | number)[]) => {
+      if (name && !names.has(name)) ctx.addIssue({ code: 'custom', path, message: `names no source '${name}'` });
+    };
+    need(a.surplus?.grid, ['surplus', 'grid']);
+    need(a.surplus?.battery_soc, ['surplus', 'battery_soc']);
+    need(a.surplus?.battery_power, ['surplus', 'battery_power']);
+    if (a.rules.length && !a.surplus?.grid) ctx.addIssue({ code: 'custom', path: ['surplus', 'grid'], message: 'rules need a grid source' });
+    const slugs = new Set<string>();
+    a.rules.forEach((r, i) => {
+      const slug = slugOf(r.name);
+      if (slugs.has(slug)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `another rule is also called '${r.name}'` });
+      slugs.add(slug);
+    });
+  });
+
+export type AutomationOptions = z.infer<typeof automationOptions>;
+export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
+export type SourceOptions = z.infer<typeof sourceOptions>;
+export type TargetOptions = z.infer<typeof targetOptions>;
+
+export function slugOf(name: string): string {
+  return name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'rule';
+}

@@ -1,0 +1,63 @@
+// The contract between the engine and a rule. The engine computes the surplus, shares it out by
+// priority, publishes what each rule decided and why, and stores what HA changed; a rule decides
+// for its load and acts only through its target. Device rules (hot-water boost, Tempo, EV modes,
+// water-heater servo) implement this too.
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+
+export interface RuleInput {
+  now: number;
+  /** Surplus this rule may count on after priorities (W), or why there is none to judge by. */
+  surplus: { ok: true; watts: number; explain: string } | { ok: false; why: string };
+  dryRun: boolean;
+}
+
+export interface RuleDecision {
+  /** off, waiting, on, holding, blocked (and rule-specific states). */
+  state: string;
+  /** A sentence a person understands, e.g. "waiting: 1620 W surplus covers the 1500 W it needs; 42 s of 60 s". */
+  reason: string;
+  /** When the decision can next change by itself (ms since epoch). */
+  nextChangeAt?: number;
+  /** Power it draws now, as far as the engine should count it (W). */
+  consumingW: number;
+  /** Power lower-priority rules must leave to it (waiting to start, or just started) (W). */
+  reservedW: number;
+}
+
+/** A number a user can tune from HA (configuration category). */
+export interface RuleSetting {
+  key: string;
+  name: string;
+  min: number;
+  max: number;
+  step: number;
+  unit?: string;
+  deviceClass?: string;
+  get(): number;
+  set(value: number): void;
+}
+
+export interface RuleContext {
+  clock: Clock;
+  log: Logger;
+  timezone: string;
+  settleTimeS: number;
+}
+
+export interface Rule {
+  readonly slug: string;
+  readonly name: string;
+  readonly model: string;
+  enabled: boolean;
+  mode: string;
+  readonly modes: readonly string[];
+  readonly settings: RuleSetting[];
+  priority(): number;
+  /** Decides for now; switching happens through the target, never in the engine. */
+  evaluate(input: RuleInput): RuleDecision;
+  /** Gives control back: restores what the load was before the rule took it. */
+  release(): Promise<void>;
+  /** Switching still under way (the engine waits for it on stop and in tests). */
+  settled(): Promise<void>;
+}

@@ -1,0 +1,187 @@
+// "Surplus switch": any switch on and off with PV surplus, with the load's nominal power as the
+// surplus it needs, delays, compressor protection, an optional time window.
+import { OnOffController } from '../controllers/on-off.js';
+import { CronWindow } from '../controllers/schedule.js';
+import type { SurplusSwitchOptions } from '../options.js';
+import { slugOf } from '../options.js';
+import type { Rule, RuleContext, RuleDecision, RuleInput, RuleSetting } from '../rule.js';
+import type { Target } from '../targets.js';
+
+const MODES = ['surplus', 'on', 'off'] as const;
+
+export class SurplusSwitchRule implements Rule {
+  readonly slug: string;
+  readonly name: string;
+  readonly model = 'Surplus switch';
+  readonly modes = MODES;
+  enabled: boolean;
+  mode: string;
+  readonly settings: RuleSetting[];
+  private readonly controller: OnOffController;
+  private readonly window?: CronWindow;
+  private powerW: number;
+  private enableThresholdW: number;
+  private disableThresholdW: number;
+  private prio: number;
+  private startedAt = Number.NEGATIVE_INFINITY;
+  /** What the load was before the rule first switched it (undefined: not taken over). */
+  private before?: boolean;
+  private takenOver = false;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure?: string;
+
+  constructor(
+    o: SurplusSwitchOptions,
+    private readonly target: Target,
+    private readonly ctx: RuleContext,
+  ) {
+    this.slug = slugOf(o.name);
+    this.name = o.name;
+    this.enabled = o.enabled;
+    this.mode = o.mode;
+    this.powerW = o.power_w;
+    this.enableThresholdW = o.enable_threshold_w;
+    this.disableThresholdW = o.disable_threshold_w;
+    this.prio = o.priority;
+    this.controller = new OnOffController({
+      enableDelayS: o.enable_delay,
+      disableDelayS: o.disable_delay,
+      minOnS: o.min_on,
+      minOffS: o.min_off,
+      maxStartsPerHour: o.max_starts_per_hour,
+    });
+    if (o.schedule_start && o.schedule_end) this.window = new CronWindow(o.schedule_start, o.schedule_end, ctx.timezone);
+    const c = this.controller.settings;
+    const number = (key: string, name: string, min: number, max: number, step: number, unit: string, get: () => number, set: (v: number) => void, deviceClass?: string): RuleSetting => ({ key, name, min, max, step, unit, deviceClass, get, set });
+    this.settings = [
+      number('power_w', 'Load power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
+      number('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
+      number('enable_threshold_w', 'Enable threshold', -100_000, 100_000, 10, 'W', () => this.enableThresholdW, (v) => (this.enableThresholdW = v), 'power'),
+      number('enable_delay', 'Enable delay', 0, 86_400, 1, 's', () => c.enableDelayS, (v) => (c.enableDelayS = v), 'duration'),
+      number('disable_threshold_w', 'Disable threshold', 0, 100_000, 10, 'W', () => this.disableThresholdW, (v) => (this.disableThresholdW = v), 'power'),
+      number('disable_delay', 'Disable delay', 0, 86_400, 1, 's', () => c.disableDelayS, (v) => (c.disableDelayS = v), 'duration'),
+      number('min_on', 'Minimum on time', 0, 86_400, 1, 's', () => c.minOnS, (v) => (c.minOnS = v), 'duration'),
+      number('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
+      number('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
+    ];
+  }
+
+  priority(): number {
+    return this.prio;
+  }
+
+  /** Takes the load's current state as the starting point (no start is counted). */
+  adopt(now: number): void {
+    const current = this.target.current();
+    if (current !== undefined) this.controller.assume(current, now);
+  }
+
+  evaluate({ now, surplus, dryRun }: RuleInput): RuleDecision {
+    const c = this.controller;
+    const on = c.on;
+    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision => ({
+      state,
+      reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last switch failed: ${this.failure}` : ''),
+      nextChangeAt,
+      consumingW: c.on ? this.powerW : 0,
+      reservedW: state === 'waiting' || (c.on && now - this.startedAt < this.ctx.settleTimeS * 1000) ? this.powerW : 0,
+    });
+
+    if (!this.enabled) {
+      // Released by the engine when it was disabled: the load is the user's again.
+      return { ...decide('off', 'disabled: the load is left as the user had it'), consumingW: 0, reservedW: 0 };
+    }
+    if (this.mode === 'off') {
+      if (on) this.stop(now, dryRun);
+      return decide('off', 'mode is off');
+    }
+    if (this.mode === 'on') {
+      if (!on) this.switch(true, now, dryRun, true);
+      return decide('on', 'mode is on');
+    }
+    if (!surplus.ok) {
+      if (on) this.stop(now, dryRun);
+      return decide('blocked', `safe state, off: ${surplus.why}`);
+    }
+    if (this.window && !this.window.isOpen(now)) {
+      if (on) this.stop(now, dryRun);
+      return decide('blocked', `outside its schedule (${this.window.start} to ${this.window.end})`);
+    }
+
+    const available = Math.round(surplus.watts);
+    const need = this.powerW + this.enableThresholdW;
+    const tolerance = this.disableThresholdW;
+    const step = c.step(now, { start: available >= need, stop: available < -tolerance });
+    if (step.changed) this.switch(step.on, now, dryRun);
+    const timer = step.detail ? `; ${step.detail}` : '';
+    switch (step.state) {
+      case 'off':
+        return decide('off', `off: ${available} W surplus${surplus.explain} is below the ${need} W it needs`);
+      case 'waiting':
+        return decide('waiting', `waiting: ${available} W surplus${surplus.explain} covers the ${need} W it needs${timer}`, step.nextChangeAt);
+      case 'blocked':
+        return decide('blocked', `blocked: ${available} W surplus would start it, but ${step.detail}`, step.nextChangeAt);
+      case 'holding':
+        return decide('holding', `holding: ${this.importText(available)}, more than the ${tolerance} W tolerated${timer}`, step.nextChangeAt);
+      default:
+        if (step.changed) return decide(c.on ? 'on' : 'off', c.on ? `switched on: ${available} W surplus covered the ${need} W it needs` : `switched off: ${this.importText(available)}`);
+        return decide('on', `on: ${available >= 0 ? `${available} W still exported` : `${-available} W imported, within the ${tolerance} W tolerated`}`);
+    }
+  }
+
+  private importText(available: number): string {
+    return available < 0 ? `importing ${-available} W` : `${available} W surplus`;
+  }
+
+  private stop(now: number, dryRun: boolean): void {
+    this.controller.forceOff(now);
+    this.switch(false, now, dryRun, true);
+  }
+
+  private switch(on: boolean, now: number, dryRun: boolean, forced = false): void {
+    if (on) this.startedAt = now;
+    if (forced && on) this.controller.assume(true, now);
+    if (dryRun) return;
+    if (on && !this.takenOver) {
+      this.before = this.target.current();
+      this.takenOver = true;
+    }
+    this.inFlight = this.inFlight.then(async () => {
+      try {
+        await this.target.set(on);
+        this.failure = undefined;
+        this.ctx.log.info(`${this.name}: switched ${this.target.describe} ${on ? 'on' : 'off'}`);
+      } catch (err) {
+        this.failure = (err as Error).message;
+        this.ctx.log.warn(`${this.name}: switching ${this.target.describe} ${on ? 'on' : 'off'} failed: ${this.failure}`);
+        // Believe the load is as it was, so the decision is taken again rather than forgotten.
+        this.controller.assume(!on, now);
+      }
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.inFlight;
+    if (!this.takenOver) return;
+    const restore = this.before ?? false;
+    this.takenOver = false;
+    if (this.controller.on !== restore || this.target.current() !== restore) {
+      this.controller.assume(restore, this.ctx.clock.now());
+      try {
+        await this.target.set(restore);
+        this.ctx.log.info(`${this.name}: gave ${this.target.describe} back ${restore ? 'on' : 'off'}, as it was before`);
+      } catch (err) {
+        this.ctx.log.warn(`${this.name}: restoring ${this.target.describe} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  settled(): Promise<void> {
+    return this.inFlight;
+  }
+
+  dispose(): void {
+    this.window?.dispose();
+  }
+
+}

@@ -1,0 +1,49 @@
+// What surplus PV power is available, from the grid meter, the residual offset and the battery.
+import type { Source } from './sources.js';
+
+export interface SurplusSettings {
+  grid: Source;
+  gridPositiveIsImport: boolean;
+  /** W kept as export (positive) or allowed as import (negative). */
+  residualW: number;
+  batterySoc?: Source;
+  batteryPower?: Source;
+  batteryPowerPositiveIsCharge: boolean;
+  batteryPrioritySoc?: number;
+}
+
+export type Surplus =
+  | { ok: true; watts: number; gridImportW: number; explain: string }
+  | { ok: false; why: string };
+
+/**
+ * Surplus = export − residual, plus what the battery is charging with, unless the battery is
+ * below its priority SoC: then its charging power is the battery's, not the loads'.
+ */
+export function computeSurplus(s: SurplusSettings): Surplus {
+  const grid = s.grid.value;
+  if (grid === undefined) return { ok: false, why: staleWhy(s.grid) };
+  const gridImportW = s.gridPositiveIsImport ? grid : -grid;
+  let watts = -gridImportW - s.residualW;
+  let explain = '';
+  if (s.batteryPower) {
+    const raw = s.batteryPower.value;
+    if (raw !== undefined) {
+      const charging = Math.max(0, s.batteryPowerPositiveIsCharge ? raw : -raw);
+      const soc = s.batterySoc?.value;
+      const priority = s.batteryPrioritySoc !== undefined && (soc === undefined || soc < s.batteryPrioritySoc);
+      if (charging > 0 && !priority) {
+        watts += charging;
+        explain = ` (with ${Math.round(charging)} W the battery would give up)`;
+      } else if (charging > 0) {
+        explain = ` (battery has priority below ${s.batteryPrioritySoc} %${soc === undefined ? '' : `, at ${Math.round(soc)} %`})`;
+      }
+    }
+  }
+  return { ok: true, watts, gridImportW, explain };
+}
+
+export function staleWhy(source: Source): string {
+  if (source.ageS === Infinity) return `no value yet from source '${source.name}'${source.problem ? ` (${source.problem})` : ''}`;
+  return `no fresh value from source '${source.name}' for ${Math.round(source.ageS)} s (limit ${source.staleAfterS} s)${source.problem ? `; last message: ${source.problem}` : ''}`;
+}
