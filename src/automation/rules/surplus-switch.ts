@@ -114,9 +114,14 @@ export class SurplusSwitchRule implements Rule {
     const step = c.step(now, { start: available >= need, stop: available < -tolerance });
     if (step.changed) this.switch(step.on, now, dryRun);
     const timer = step.detail ? `; ${step.detail}` : '';
+    if (step.changed) {
+      return step.on
+        ? decide('on', `switched on: ${available} W surplus covered the ${need} W it needs`)
+        : decide('off', `switched off: ${this.importText(available)} for ${c.settings.disableDelayS} s`);
+    }
     switch (step.state) {
       case 'off':
-        return decide('off', `off: ${available} W surplus${surplus.explain} is below the ${need} W it needs`);
+        return decide('off', `off: ${this.surplusText(available)}${surplus.explain} is below the ${need} W it needs`);
       case 'waiting':
         return decide('waiting', `waiting: ${available} W surplus${surplus.explain} covers the ${need} W it needs${timer}`, step.nextChangeAt);
       case 'blocked':
@@ -124,9 +129,12 @@ export class SurplusSwitchRule implements Rule {
       case 'holding':
         return decide('holding', `holding: ${this.importText(available)}, more than the ${tolerance} W tolerated${timer}`, step.nextChangeAt);
       default:
-        if (step.changed) return decide(c.on ? 'on' : 'off', c.on ? `switched on: ${available} W surplus covered the ${need} W it needs` : `switched off: ${this.importText(available)}`);
         return decide('on', `on: ${available >= 0 ? `${available} W still exported` : `${-available} W imported, within the ${tolerance} W tolerated`}`);
     }
+  }
+
+  private surplusText(available: number): string {
+    return available >= 0 ? `${available} W surplus` : `no surplus (importing ${-available} W)`;
   }
 
   private importText(available: number): string {
