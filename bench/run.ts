@@ -1,12 +1,14 @@
 // `npm run bench`: every benchmark, each printed as a table. Measures; asserts nothing.
 import { startTestBroker } from '../test/helpers/broker.js';
 import { benchBridge } from './bridge.bench.js';
+import { benchAutomation } from './automation.bench.js';
 import { printTable } from './stats.js';
 
 const broker = await startTestBroker();
 try {
   console.log(`broker: ${broker.kind}; node ${process.version}; ${(await import('node:os')).cpus().length} cores`);
   printTable('Bridge (issue 2)', await benchBridge(broker));
+  printTable('Automation (issue 3)', await benchAutomation(broker));
 } finally {
   await broker.stop();
 }

@@ -50,6 +50,7 @@ export class Engine {
   private entities = new Map<string, Record<string, Entity<EntitySpec>>>();
   private surplusEntity?: Entity<EntitySpec>;
   private evaluating = false;
+  private batching = false;
   private readonly timezone: string;
 
   constructor(private readonly d: EngineDeps) {
@@ -88,14 +89,26 @@ export class Engine {
     for (const rule of this.rules) this.restoreRule(rule, o.rules.find((r) => rule.name === r.name)!);
     if (this.d.bridge) this.declareEntities(this.d.bridge);
     for (const source of this.sources.values()) source.onChange(() => this.evaluate());
-    this.tick = this.d.clock.setInterval(() => this.evaluate(), this.d.tickMs ?? 1000);
+    // tickMs 0: the caller drives evaluation (the replay evaluates once per simulated second).
+    if (this.d.tickMs !== 0) this.tick = this.d.clock.setInterval(() => this.evaluate(), this.d.tickMs ?? 1000);
     this.evaluate();
     this.d.log.info(`automation: ${this.rules.length} rule(s), ${this.sources.size} source(s)${this.dryRun ? ', dry run' : ''}`);
   }
 
+  /** Sets several sources at once, then evaluates once. */
+  batch(update: () => void): void {
+    this.batching = true;
+    try {
+      update();
+    } finally {
+      this.batching = false;
+    }
+    this.evaluate();
+  }
+
   /** One pass: surplus, then every rule in priority order. Cheap; runs on every measurement. */
   evaluate(): void {
-    if (this.evaluating) return; // a target that answers synchronously must not recurse
+    if (this.evaluating || this.batching) return; // a target that answers synchronously must not recurse
     this.evaluating = true;
     try {
       const now = this.d.clock.now();

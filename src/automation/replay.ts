@@ -76,6 +76,7 @@ export async function replay(
     options: { ...options, dry_run: false },
     clock,
     log,
+    tickMs: 0, // evaluated below, once per simulated second
     targetFor: (r) => ({ describe: `(simulated) ${r.name}`, current: () => states.get(r.name) ?? false, set: async (on) => void states.set(r.name, on) }),
   });
   const gridName = options.surplus?.grid;
@@ -116,17 +117,19 @@ export async function replay(
     }
   };
   for (const row of trace) {
-    // Whole seconds, so the engine's timers tick as they would live.
-    while (clock.now() + 1000 <= row.at) {
+    // Whole seconds between readings, so timers run out as they would live; one pass each.
+    while (clock.now() + 1000 < row.at) {
       clock.advance(1000);
-      feed();
+      engine.batch(feed);
     }
     if (row.at > clock.now()) clock.advance(row.at - clock.now());
-    for (const [name, value] of row.values) {
-      if (name === gridName) recordedGrid = value;
-      else engine.sources.get(name)!.set(value);
-    }
-    feed();
+    engine.batch(() => {
+      for (const [name, value] of row.values) {
+        if (name === gridName) recordedGrid = value;
+        else engine.sources.get(name)!.set(value);
+      }
+      feed();
+    });
   }
   const end = clock.now();
   for (const load of loads.values()) if (load.onSince !== undefined) close(load, end);
