@@ -275,6 +275,34 @@ test('a wrong Home Assistant token is reported', async () => {
   }
 });
 
+test('an entity of this add-on as the source (inverted), and the next possible change shown', async () => {
+  const holder: { adapter?: TestAdapter } = {};
+  const clock = new SimulatedClock(Date.parse('2026-06-21T10:00:00Z'));
+  const topic = `load${++seq}/pump/set`;
+  const automation = {
+    sources: [{ name: 'grid', entity: 'test_device/power', invert: true, stale_after: 3600 }],
+    surplus: { grid: 'grid' },
+    rules: [{ type: 'surplus_switch', name: 'Pump', power_w: 1000, target: { mqtt: { command_topic: topic } }, enable_delay: 60 }],
+  };
+  const rec = await Recorder.connect(broker.port, ['energy2mqtt/rule_pump/#', topic]);
+  const t = await startApp(broker.port, { automation }, { clock, extraAdapters: testAdapters(holder) });
+  try {
+    // The test device reports its power as export here (inverted source): 1500 W.
+    holder.adapter!.declared!.device.entities.get('power')!.update(1500);
+    await eventually(() => t.app.engine!.sources.get('grid')!.value === -1500, 3000, 'the entity value');
+    clock.advance(1000);
+    const expected = new Date(clock.now() - 1000 + 60_000).toISOString();
+    await rec.waitFor('energy2mqtt/rule_pump/next_change', (p) => p === expected, 3000);
+    for (let i = 0; i < 60; i++) clock.advance(1000);
+    await t.app.engine!.settled();
+    await rec.waitFor(topic, (p) => p === 'ON', 3000);
+    await rec.waitFor('energy2mqtt/rule_pump/next_change', (p) => p === 'None', 3000);
+  } finally {
+    await t.stop();
+    await rec.close();
+  }
+});
+
 test("rules act through the bridge's command path, with its validation", async () => {
   const holder: { adapter?: TestAdapter } = {};
   const clock = new SimulatedClock(Date.parse('2026-06-21T10:00:00Z'));
