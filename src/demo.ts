@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     process.stderr.write(`Port ${wanted} is taken (another MQTT broker?); choose another: npm run demo -- --port 1884\n`);
     process.exit(1);
   }
-  const simulators = await startDemoSimulators();
+  const simulators = await startDemoSimulators(port);
   const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'energy2mqtt-demo-'));
   const options = parseOptions({ mqtt: { host: '127.0.0.1', port }, ...simulators.options });
   const app = new App({ options, dataDir });
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       `Simulators: ${simulators.names.length ? simulators.names.join(', ') : 'none yet'}`,
       'Watch what Home Assistant would see:',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/#' -t 'homeassistant/#'`,
+      'Watch the automation decide (a sunny day every 4 minutes):',
+      `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/rule_demo_boiler/#' -t demo/boiler/set`,
       'Send a command, e.g. change the log level:',
       `  mosquitto_pub -h 127.0.0.1 -p ${port} -t energy2mqtt/bridge/log_level/set -m debug`,
       'Press Ctrl-C to stop.',

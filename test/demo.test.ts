@@ -25,6 +25,10 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
     const latest = new Map(configs.map((m) => [m.topic, JSON.parse(m.payload) as { cmps: Record<string, { unique_id: string }> }]));
     const ids = [...latest.values()].flatMap((c) => Object.values(c.cmps).map((cmp) => cmp.unique_id));
     assert.equal(new Set(ids).size, ids.length, 'no unique_id is used twice');
+    // The automation works on the demo meter: its rule explains itself.
+    const reasons = await Recorder.connect(port, ['energy2mqtt/rule_demo_boiler/reason']);
+    await reasons.waitFor('energy2mqtt/rule_demo_boiler/reason', (p) => /^(off|waiting|on|switched|holding)/.test(p), 10_000);
+    await reasons.close();
     await rec.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

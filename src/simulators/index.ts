@@ -1,3 +1,5 @@
+import { DemoMeter } from './demo-meter.js';
+
 // The demo starts one simulator per device family and points the add-on's options at them.
 // Each family adds its simulator here when it lands.
 
@@ -8,11 +10,14 @@ export interface DemoSimulators {
   stop(): Promise<void>;
 }
 
-export async function startDemoSimulators(): Promise<DemoSimulators> {
+export async function startDemoSimulators(brokerPort: number): Promise<DemoSimulators> {
   const running: Array<{ name: string; stop(): Promise<void> }> = [];
+  const meter = new DemoMeter();
+  await meter.start(brokerPort);
+  running.push({ name: 'house meter (demo/meter/grid_power) with a 2 kW boiler (demo/boiler/set)', stop: () => meter.stop() });
   return {
     names: running.map((s) => s.name),
-    options: {},
+    options: { automation: DemoMeter.options() },
     stop: async () => {
       for (const sim of running.reverse()) await sim.stop();
     },

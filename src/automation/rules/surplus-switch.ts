@@ -121,7 +121,9 @@ export class SurplusSwitchRule implements Rule {
     }
     switch (step.state) {
       case 'off':
-        return decide('off', `off: ${this.surplusText(available)}${surplus.explain} is below the ${need} W it needs`);
+        return decide('off', available >= 0
+          ? `off: ${available} W surplus${surplus.explain} is below the ${need} W it needs`
+          : `off: no surplus, importing ${-available} W${surplus.explain}; it needs ${need} W`);
       case 'waiting':
         return decide('waiting', `waiting: ${available} W surplus${surplus.explain} covers the ${need} W it needs${timer}`, step.nextChangeAt);
       case 'blocked':
@@ -131,10 +133,6 @@ export class SurplusSwitchRule implements Rule {
       default:
         return decide('on', `on: ${available >= 0 ? `${available} W still exported` : `${-available} W imported, within the ${tolerance} W tolerated`}`);
     }
-  }
-
-  private surplusText(available: number): string {
-    return available >= 0 ? `${available} W surplus` : `no surplus (importing ${-available} W)`;
   }
 
   private importText(available: number): string {
