@@ -53,6 +53,24 @@ test('replay: decisions with reasons, and a summary of starts, time on and energ
   assert.ok(naive.loads.find((l) => l.rule === 'Dishwasher')!.starts >= 1);
 });
 
+test('a schedule window keeps a load off outside it, in the configured time zone', async () => {
+  const options = automationOptions.parse({
+    timezone: 'Europe/Paris',
+    sources: [{ name: 'grid', mqtt: { topic: 'g' } }],
+    surplus: { grid: 'grid' },
+    rules: [{ type: 'surplus_switch', name: 'Pool pump', power_w: 1000, target: { mqtt: { command_topic: 'p' } }, enable_delay: 0, disable_delay: 0, schedule_start: '0 10 * * *', schedule_end: '0 12 * * *' }],
+  });
+  // 07:00 to 14:00 UTC on a summer day (09:00 to 16:00 in Paris), a steady 3 kW export.
+  const lines = ['time,grid'];
+  for (let s = 0; s <= 7 * 3600; s += 10) lines.push(`${new Date(Date.parse('2026-06-21T07:00:00Z') + s * 1000).toISOString()},-3000`);
+  const result = await replay(options, parseTrace(lines.join('\n'), ['grid']), log);
+  const on = result.decisions.filter((d) => d.state === 'on').map((d) => new Date(d.at).toISOString());
+  const off = result.decisions.filter((d) => d.state !== 'on' && d.at > result.from).map((d) => [new Date(d.at).toISOString(), d.reason]);
+  assert.deepEqual(on, ['2026-06-21T08:00:00.000Z'], 'on at 10:00 Paris time');
+  assert.deepEqual(off, [['2026-06-21T10:00:00.000Z', 'outside its schedule (0 10 * * * to 0 12 * * *)']], 'off at 12:00 Paris time');
+  assert.equal(result.loads[0]!.onSeconds, 7200);
+});
+
 test('trace errors name the line and the problem', () => {
   assert.throws(() => parseTrace('time,grid,pv\n0,1,2', ['grid']), /column 'pv' names no source/);
   assert.throws(() => parseTrace('t,grid\n0,1', ['grid']), /first column must be 'time'/);
