@@ -9,7 +9,7 @@ import { Settings } from './core/settings.js';
 import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
-import { Engine } from './automation/engine.js';
+import type { Engine } from './automation/engine.js';
 import type { Adapter } from './adapters/adapter.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
@@ -100,6 +100,8 @@ export class App {
       }
     }
     if (options.automation) {
+      // Loaded only when configured: it brings the websocket client and the cron parser.
+      const { Engine } = await import('./automation/engine.js');
       this.engine = new Engine({
         options: options.automation,
         clock,
