@@ -176,7 +176,7 @@ export interface FramerStats {
  * split frame, takes several from one read, and drops noise between them.
  */
 export class Framer {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   readonly stats: FramerStats = { frames: 0, junkBytes: 0, rejectedHeaders: 0, corrupt: 0 };
 
   push(chunk: Buffer): Buffer[] {
