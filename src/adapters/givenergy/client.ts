@@ -1,0 +1,230 @@
+// One TCP connection to a GivEnergy dongle. Heartbeats are answered at once; requests go one at
+// a time with a gap between frames; a response is matched to its request by shape (device,
+// function, base, count; register for writes), never by arrival order, because the dongle also
+// forwards answers meant for the cloud and the app. A frame failing its CRC, and a page of known
+// garbage, count as no answer: the request times out and is tried again.
+import { EventEmitter } from 'node:events';
+import { Socket } from 'node:net';
+import type { Logger } from '../../core/logger.js';
+import { CLIENT_SERIAL, Framer, decodeFrame, encodeHeartbeat, encodeReadRequest, encodeWriteRequest, type Frame } from './frame.js';
+import { isGarbagePage } from './registers.js';
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  frameGapMs: number;
+  timeoutMs?: number;
+  retries?: number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+type Job = {
+  describe: string;
+  frame: Buffer;
+  matches: (f: Frame) => 'ok' | 'error' | false;
+  attempts: number;
+  resolve: (v: number[]) => void;
+  reject: (e: Error) => void;
+};
+
+export class DongleError extends Error {}
+
+export class DongleClient extends EventEmitter<{ connected: []; disconnected: [] }> {
+  private socket?: Socket;
+  private framer = new Framer();
+  private queue: Job[] = [];
+  private inFlight?: { job: Job; timer: NodeJS.Timeout; answer?: Frame };
+  private gapUntil = 0;
+  private pumpTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private attempt = 0;
+  private stopped = false;
+  private isConnected = false;
+  readonly stats = { crcErrors: 0, garbagePages: 0, timeouts: 0, heartbeats: 0, unmatched: 0, reconnects: 0 };
+
+  constructor(
+    private readonly o: ClientOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Resolves once connected (or rejects after timeoutMs). */
+  waitConnected(timeoutMs = 10_000): Promise<void> {
+    if (this.isConnected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('connected', done);
+        reject(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('connected', done);
+    });
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const socket = new Socket();
+    this.socket = socket;
+    this.framer.reset();
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      this.isConnected = true;
+      this.attempt = 0;
+      this.log.info(`connected to the dongle at ${this.o.host}:${this.o.port}`);
+      this.emit('connected');
+      this.pump();
+    });
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', (err) => this.log.debug(`dongle socket: ${err.message}`));
+    socket.on('close', () => {
+      const was = this.isConnected;
+      this.isConnected = false;
+      this.failAll(new DongleError('the connection to the dongle was lost'));
+      if (was) {
+        this.log.warn(`lost the connection to the dongle at ${this.o.host}:${this.o.port}`);
+        this.emit('disconnected');
+      }
+      if (this.stopped) return;
+      const { initialMs, maxMs } = this.o.backoff ?? { initialMs: 1000, maxMs: 60_000 };
+      const delay = Math.round(Math.min(maxMs, initialMs * 2 ** this.attempt++) * (0.8 + Math.random() * 0.4));
+      this.stats.reconnects++;
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    });
+    socket.connect(this.o.port, this.o.host);
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const raw of this.framer.push(chunk)) {
+      const frame = decodeFrame(raw);
+      if (frame.kind === 'heartbeat') {
+        // The dongle drops us after three unanswered heartbeats; answer before anything else.
+        this.stats.heartbeats++;
+        this.socket?.write(encodeHeartbeat(CLIENT_SERIAL, frame.adapterType));
+        continue;
+      }
+      const current = this.inFlight;
+      const bad = 'crcOk' in frame && !frame.crcOk ? 'crcErrors' : frame.kind === 'read-response' && isGarbagePage(frame.values) ? 'garbagePages' : undefined;
+      if (bad) {
+        this.stats[bad]++;
+        // Our answer, spoiled: ask again now rather than wait for the timeout.
+        if (current && current.job.matches({ ...frame, crcOk: true } as Frame)) this.retryNow(current);
+        continue;
+      }
+      const verdict = current?.job.matches(frame);
+      if (!current || !verdict) {
+        if (frame.kind === 'read-response' || frame.kind === 'write-response') this.stats.unmatched++;
+        continue;
+      }
+      clearTimeout(current.timer);
+      this.inFlight = undefined;
+      this.gapUntil = Date.now() + this.o.frameGapMs;
+      if (verdict === 'ok') current.job.resolve(frame.kind === 'read-response' ? frame.values : frame.kind === 'write-response' ? [frame.value] : []);
+      else current.job.reject(new DongleError(`the inverter refused ${current.job.describe} (exception)`));
+      this.pump();
+    }
+  }
+
+  read(device: number, fn: 0x03 | 0x04, base: number, count: number): Promise<number[]> {
+    const kind = fn === 0x03 ? 'HR' : 'IR';
+    return this.enqueue({
+      describe: `${kind} ${base}–${base + count - 1} at 0x${device.toString(16)}`,
+      frame: encodeReadRequest(device, fn, base, count),
+      matches: (f) =>
+        f.kind === 'read-response' && f.device === device && f.fn === fn && f.base === base && f.count === count
+          ? 'ok'
+          : f.kind === 'exception' && f.device === device && f.fn === fn && f.base === base
+            ? 'error'
+            : false,
+    });
+  }
+
+  /** Writes one holding register; resolves with the value the inverter reports back. */
+  async write(device: number, register: number, value: number): Promise<number> {
+    const [back] = await this.enqueue({
+      describe: `HR ${register} ← ${value}`,
+      frame: encodeWriteRequest(device, register, value),
+      matches: (f) =>
+        f.kind === 'write-response' && f.device === device && f.register === register ? 'ok' : f.kind === 'exception' && f.device === device && f.fn === 0x06 && f.base === register ? 'error' : false,
+    });
+    return back!;
+  }
+
+  private enqueue(job: Omit<Job, 'attempts' | 'resolve' | 'reject'>): Promise<number[]> {
+    if (!this.isConnected) return Promise.reject(new DongleError(`not connected to the dongle at ${this.o.host}:${this.o.port}`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...job, attempts: 0, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.inFlight || !this.isConnected || this.pumpTimer) return;
+    const wait = this.gapUntil - Date.now();
+    if (wait > 0) {
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    const job = this.queue.shift();
+    if (!job) return;
+    job.attempts++;
+    const timer = setTimeout(() => this.onTimeout(), this.o.timeoutMs ?? 3000);
+    this.inFlight = { job, timer };
+    this.socket?.write(job.frame);
+  }
+
+  private onTimeout(): void {
+    const current = this.inFlight;
+    if (!current) return;
+    this.stats.timeouts++;
+    this.retryNow(current);
+  }
+
+  private retryNow(current: NonNullable<DongleClient['inFlight']>): void {
+    clearTimeout(current.timer);
+    this.inFlight = undefined;
+    this.gapUntil = Date.now() + this.o.frameGapMs;
+    const { job } = current;
+    if (job.attempts <= (this.o.retries ?? 2)) {
+      this.log.debug(`no answer to ${job.describe}, trying again (${job.attempts})`);
+      this.queue.unshift(job);
+    } else {
+      job.reject(new DongleError(`no valid answer to ${job.describe} after ${job.attempts} tries`));
+    }
+    this.pump();
+  }
+
+  private failAll(error: Error): void {
+    if (this.inFlight) {
+      clearTimeout(this.inFlight.timer);
+      this.inFlight.job.reject(error);
+      this.inFlight = undefined;
+    }
+    for (const job of this.queue.splice(0)) job.reject(error);
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.failAll(new DongleError('stopped'));
+    const socket = this.socket;
+    if (socket && !socket.destroyed) await new Promise<void>((resolve) => socket.end(() => resolve()));
+    socket?.destroy();
+  }
+}
