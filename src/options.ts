@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
+import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
 
@@ -31,6 +32,8 @@ export const optionsSchema = z
     discovery_prefix: z.string().regex(topicSegment, 'use letters, digits, _ or - separated by /').default('homeassistant'),
     log_level: z.enum(LOG_LEVELS as [string, ...string[]]).default('info'),
     state_refresh_interval: z.number().int().min(10).max(86_400).default(300),
+    givenergy: z.array(givenergyInverterOptions).default([]),
+    givenergy_rest: givenergyRestOptions.optional(),
     automation: automationOptions.optional(),
   })
   .strict()

@@ -1,10 +1,17 @@
-// One line per device family: each turns its part of the options into adapter instances.
+// One block per device family: each turns its part of the options into adapter instances.
 import type { Options } from '../options.js';
 import type { Adapter, AdapterContext } from './adapter.js';
+import { GivEnergyAdapter } from './givenergy/adapter.js';
+import { GivTcpRestServer } from '../http/givtcp-rest.js';
 
 export type ContextFor = (module: string) => AdapterContext;
 
-export function createAdapters(_options: Options, _contextFor: ContextFor): Adapter[] {
+export function createAdapters(options: Options, contextFor: ContextFor): Adapter[] {
   const adapters: Adapter[] = [];
+  const inverters = options.givenergy.map((o) => new GivEnergyAdapter(o, contextFor(`givenergy ${o.host}`)));
+  adapters.push(...inverters);
+  if (inverters.length && options.givenergy_rest) {
+    adapters.push(new GivTcpRestServer(options.givenergy_rest, inverters, contextFor('givtcp-rest').log));
+  }
   return adapters;
 }

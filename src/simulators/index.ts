@@ -1,4 +1,5 @@
 import { DemoMeter } from './demo-meter.js';
+import { GivEnergyDongleSimulator } from './givenergy-dongle.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
 // Each family adds its simulator here when it lands.
@@ -15,9 +16,16 @@ export async function startDemoSimulators(brokerPort: number): Promise<DemoSimul
   const meter = new DemoMeter();
   await meter.start(brokerPort);
   running.push({ name: 'house meter (demo/meter/grid_power) with a 2 kW boiler (demo/boiler/set)', stop: () => meter.stop() });
+  const dongle = new GivEnergyDongleSimulator({ live: true, armFirmware: 312, heartbeatMs: 60_000 });
+  const donglePort = await dongle.listen();
+  running.push({ name: `GivEnergy dongle (Gen3 hybrid ${dongle.inverterSerial}, one battery) on 127.0.0.1:${donglePort}`, stop: () => dongle.close() });
   return {
     names: running.map((s) => s.name),
-    options: { automation: DemoMeter.options() },
+    options: {
+      automation: DemoMeter.options(),
+      givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
+      givenergy_rest: { port: 6345 },
+    },
     stop: async () => {
       for (const sim of running.reverse()) await sim.stop();
     },

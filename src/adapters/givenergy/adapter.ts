@@ -1,0 +1,477 @@
+// A GivEnergy inverter and its batteries over the dongle: detection, a fast and a full polling
+// plan, telemetry and controls as HA entities, GivTCP's MQTT control topics, and the cache the
+// GivTCP-compatible REST API serves. Writes go through Controls' safety rules.
+import { z } from 'zod';
+import type { Adapter, AdapterContext } from '../adapter.js';
+import type { TimerHandle } from '../../core/clock.js';
+import type { Device, Entity } from '../../core/device.js';
+import type { EntitySpec } from '../../core/entity.js';
+import { DongleClient } from './client.js';
+import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, batteryMode, checkWrite, registerToRate, type Write } from './controls.js';
+import { detectModel, type InverterModel } from './model.js';
+import type { GivenergyInverterOptions } from './options.js';
+import { EnergyGuard, RegisterBank, STATUS, batteryTelemetry, inverterClock, inverterTelemetry, slotToTime, type InverterTelemetry } from './registers.js';
+
+const MIN_WRITE_GAP_MS = 200;
+const MAX_WRITES_PER_MINUTE = 60;
+
+interface SensorRow {
+  key: string;
+  name: string;
+  get: (t: InverterTelemetry) => number | string | boolean | undefined;
+  spec?: Partial<EntitySpec> & Record<string, unknown>;
+  energy?: 'today' | 'total';
+}
+
+const power = { deviceClass: 'power', unit: 'W', stateClass: 'measurement' } as const;
+const energyToday = { deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' } as const;
+const v = { deviceClass: 'voltage', unit: 'V', stateClass: 'measurement', category: 'diagnostic' } as const;
+const a = { deviceClass: 'current', unit: 'A', stateClass: 'measurement', category: 'diagnostic' } as const;
+const hz = { deviceClass: 'frequency', unit: 'Hz', stateClass: 'measurement', category: 'diagnostic' } as const;
+const temp = { deviceClass: 'temperature', unit: '°C', stateClass: 'measurement', category: 'diagnostic' } as const;
+
+const TELEMETRY: SensorRow[] = [
+  { key: 'pv_power', name: 'PV power', get: (t) => (t.pvPower !== undefined && t.pvPower < 15_000 ? t.pvPower : undefined), spec: { ...power, deadband: 5 } },
+  { key: 'pv1_power', name: 'PV1 power', get: (t) => t.pv1Power, spec: power },
+  { key: 'pv2_power', name: 'PV2 power', get: (t) => t.pv2Power, spec: power },
+  { key: 'grid_power', name: 'Grid power', get: (t) => t.gridPower, spec: power },
+  { key: 'import_power', name: 'Grid import power', get: (t) => t.importPower, spec: power },
+  { key: 'export_power', name: 'Grid export power', get: (t) => t.exportPower, spec: power },
+  { key: 'battery_power', name: 'Battery power', get: (t) => t.batteryPower, spec: power },
+  { key: 'charge_power', name: 'Battery charge power', get: (t) => t.chargePower, spec: power },
+  { key: 'discharge_power', name: 'Battery discharge power', get: (t) => t.dischargePower, spec: power },
+  { key: 'load_power', name: 'Load power', get: (t) => t.loadPower, spec: power },
+  { key: 'eps_power', name: 'EPS power', get: (t) => t.epsPower, spec: power },
+  { key: 'inverter_power', name: 'Inverter power', get: (t) => t.inverterPower, spec: power },
+  { key: 'soc', name: 'Battery state of charge', get: (t) => t.soc, spec: { deviceClass: 'battery', unit: '%', stateClass: 'measurement' } },
+  { key: 'pv_energy_today', name: 'PV energy today', get: (t) => t.pvToday, spec: energyToday, energy: 'today' },
+  { key: 'import_energy_today', name: 'Grid import today', get: (t) => t.importToday, spec: energyToday, energy: 'today' },
+  { key: 'export_energy_today', name: 'Grid export today', get: (t) => t.exportToday, spec: energyToday, energy: 'today' },
+  { key: 'charge_energy_today', name: 'Battery charge today', get: (t) => t.chargeToday, spec: energyToday, energy: 'today' },
+  { key: 'discharge_energy_today', name: 'Battery discharge today', get: (t) => t.dischargeToday, spec: energyToday, energy: 'today' },
+  { key: 'load_energy_today', name: 'Load energy today', get: (t) => t.loadToday, spec: energyToday, energy: 'today' },
+  { key: 'pv_energy_total', name: 'PV energy total', get: (t) => t.pvTotal, spec: energyToday, energy: 'total' },
+  { key: 'import_energy_total', name: 'Grid import total', get: (t) => t.importTotal, spec: energyToday, energy: 'total' },
+  { key: 'export_energy_total', name: 'Grid export total', get: (t) => t.exportTotal, spec: energyToday, energy: 'total' },
+  { key: 'battery_throughput_total', name: 'Battery throughput total', get: (t) => t.batteryThroughputTotal, spec: energyToday, energy: 'total' },
+  { key: 'pv1_voltage', name: 'PV1 voltage', get: (t) => t.pv1Voltage, spec: v },
+  { key: 'pv2_voltage', name: 'PV2 voltage', get: (t) => t.pv2Voltage, spec: v },
+  { key: 'pv1_current', name: 'PV1 current', get: (t) => t.pv1Current, spec: a },
+  { key: 'pv2_current', name: 'PV2 current', get: (t) => t.pv2Current, spec: a },
+  { key: 'grid_voltage', name: 'Grid voltage', get: (t) => t.gridVoltage, spec: v },
+  { key: 'grid_current', name: 'Grid current', get: (t) => t.gridCurrent, spec: a },
+  { key: 'grid_frequency', name: 'Grid frequency', get: (t) => t.gridFrequency, spec: hz },
+  { key: 'eps_voltage', name: 'EPS voltage', get: (t) => t.epsVoltage, spec: v },
+  { key: 'eps_frequency', name: 'EPS frequency', get: (t) => t.epsFrequency, spec: hz },
+  { key: 'battery_voltage', name: 'Battery voltage', get: (t) => t.batteryVoltage, spec: { ...v, precision: 2 } },
+  { key: 'battery_current', name: 'Battery current', get: (t) => t.batteryCurrent, spec: a },
+  { key: 'heatsink_temperature', name: 'Heatsink temperature', get: (t) => t.heatsinkTemperature, spec: temp },
+  { key: 'charger_temperature', name: 'Charger temperature', get: (t) => t.chargerTemperature, spec: temp },
+  { key: 'battery_temperature', name: 'Battery temperature', get: (t) => t.batteryTemperature, spec: temp },
+  { key: 'status', name: 'Status', get: (t) => t.status, spec: { deviceClass: 'enum', options: [...STATUS, 'unknown'], category: 'diagnostic' } },
+];
+
+const persistedShape = z.object({ writes: z.number().int().min(0), savedReserve: z.number().int().min(4).max(99) });
+
+export class GivEnergyAdapter implements Adapter {
+  readonly id: string;
+  readonly client: DongleClient;
+  model?: InverterModel;
+  readonly hr = new RegisterBank();
+  readonly ir = new RegisterBank();
+  readonly batteryBanks = new Map<number, RegisterBank>();
+  writeCount = 0;
+  lastUpdated?: Date;
+  private savedReserve = 4;
+  private device?: Device;
+  private batteryDevices = new Map<number, Device>();
+  private entities = new Map<string, Entity<EntitySpec>>();
+  private guard?: EnergyGuard;
+  private fastTimer?: TimerHandle;
+  private fullTimer?: TimerHandle;
+  private polling?: Promise<void>;
+  private detecting?: Promise<void>;
+  private commands: Promise<unknown> = Promise.resolve();
+  private lastWriteAt = 0;
+  private recentWrites: number[] = [];
+  private stopped = false;
+
+  constructor(
+    readonly options: GivenergyInverterOptions,
+    private readonly ctx: AdapterContext,
+  ) {
+    this.id = `givenergy/${options.host}:${options.port}`;
+    this.client = new DongleClient({ host: options.host, port: options.port, frameGapMs: options.frame_gap_ms }, ctx.log);
+  }
+
+  get serial(): string | undefined {
+    return this.model?.serial;
+  }
+
+  async start(): Promise<void> {
+    this.client.on('connected', () => {
+      if (!this.model) void this.detect().catch((err: Error) => this.ctx.log.warn(`detection failed: ${err.message}; trying again on the next connection or poll`));
+    });
+    this.client.on('disconnected', () => this.device?.setAvailable(false));
+    this.client.start();
+    try {
+      await this.client.waitConnected(5000);
+      await this.detect();
+    } catch (err) {
+      // Unreachable at start: the add-on still starts; detection follows the first connection.
+      this.ctx.log.warn(`${(err as Error).message}; will keep trying`);
+    }
+    this.fastTimer = this.ctx.clock.setInterval(() => void this.poll(false), this.options.poll_interval * 1000);
+    this.fullTimer = this.ctx.clock.setInterval(() => void this.poll(true), this.options.full_refresh_interval * 1000);
+  }
+
+  /** Model, serials, batteries; then the devices and entities. One detection at a time. */
+  detect(): Promise<void> {
+    if (this.model) return Promise.resolve();
+    this.detecting ??= this.detectNow().finally(() => (this.detecting = undefined));
+    return this.detecting;
+  }
+
+  private async detectNow(): Promise<void> {
+    const t0 = Date.now();
+    const hr0 = await this.client.read(0x11, 0x03, 0, 60);
+    const model = detectModel(hr0);
+    if (!model.supported) {
+      this.ctx.log.error(`${model.name} inverters (device type ${model.dtc}) are not supported yet; nothing is polled`);
+      return;
+    }
+    this.hr.set(0, hr0);
+    const address = model.address;
+    this.hr.set(60, await this.client.read(address, 0x03, 60, 60));
+    this.hr.set(120, await this.client.read(address, 0x03, 120, 60));
+    if (model.acRateRegisters) this.hr.set(300, await this.client.read(address, 0x03, 300, 60).catch(() => []));
+    this.ir.set(0, await this.client.read(address, 0x04, 0, 60));
+    for (let device = 0x32; device <= 0x37; device++) {
+      const page = await this.client.read(device, 0x04, 60, 60).catch(() => undefined);
+      if (!page || page.every((w) => w === 0)) continue; // an all-zero page: no battery there
+      const bank = new RegisterBank();
+      bank.set(60, page);
+      this.batteryBanks.set(device, bank);
+    }
+    this.model = model;
+    this.guard = new EnergyGuard(model.inverterMaxPowerW);
+    const saved = await this.ctx.store.read(`givenergy_${model.serial.toLowerCase()}`, persistedShape, { writes: 0, savedReserve: 4 });
+    this.writeCount = saved.writes;
+    this.savedReserve = saved.savedReserve;
+    this.declare(model);
+    this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
+    this.publish();
+    this.subscribeGivTcpTopics(model.serial);
+  }
+
+  /** One polling cycle: fast (power, SoC, clock, batteries) or full (also settings and slots). */
+  poll(full: boolean): Promise<void> {
+    if (this.polling || this.stopped) return this.polling ?? Promise.resolve();
+    this.polling = (async () => {
+      try {
+        if (!this.model) {
+          if (this.client.connected) await this.detect();
+          return;
+        }
+        const addr = this.model.address;
+        this.ir.set(0, await this.client.read(addr, 0x04, 0, 60));
+        this.hr.set(0, await this.client.read(addr, 0x03, 0, 60));
+        if (full) {
+          this.hr.set(60, await this.client.read(addr, 0x03, 60, 60));
+          this.hr.set(120, await this.client.read(addr, 0x03, 120, 60));
+          if (this.model.acRateRegisters) this.hr.set(300, await this.client.read(addr, 0x03, 300, 60));
+        }
+        for (const [device, bank] of this.batteryBanks) bank.set(60, await this.client.read(device, 0x04, 60, 60));
+        this.lastUpdated = new Date(this.ctx.clock.now());
+        this.device?.setAvailable(true);
+        for (const d of this.batteryDevices.values()) d.setAvailable(true);
+        this.publish();
+      } catch (err) {
+        this.ctx.log.warn(`poll failed: ${(err as Error).message}`);
+        this.device?.setAvailable(false);
+        for (const d of this.batteryDevices.values()) d.setAvailable(false);
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
+  }
+
+  // ---- HA entities ----
+
+  private declare(model: InverterModel): void {
+    const bridge = this.ctx.bridge;
+    const id = `givenergy_${model.serial.toLowerCase()}`;
+    const device = bridge.device(
+      { id, name: `GivEnergy ${model.name} ${model.serial}`, manufacturer: 'GivEnergy', model: model.name, modelId: model.dtc, serialNumber: model.serial, swVersion: model.firmware },
+      this.id,
+    );
+    this.device = device;
+    const put = (e: Entity<EntitySpec>) => this.entities.set(e.key, e);
+    for (const row of TELEMETRY) put(device.add({ component: 'sensor', key: row.key, name: row.name, ...(row.spec ?? {}) } as EntitySpec));
+    put(device.binarySensor({ key: 'fault', name: 'Fault', deviceClass: 'problem' }));
+    put(device.sensor({ key: 'battery_capacity', name: 'Battery capacity', deviceClass: 'energy_storage', unit: 'kWh', stateClass: 'measurement', category: 'diagnostic' }));
+    put(device.sensor({ key: 'firmware', name: 'Firmware', icon: 'mdi:chip', category: 'diagnostic' }));
+    put(device.sensor({ key: 'inverter_time', name: 'Inverter clock', deviceClass: 'timestamp', category: 'diagnostic' }));
+    put(device.sensor({ key: 'write_count', name: 'Register writes', icon: 'mdi:counter', stateClass: 'total_increasing', category: 'diagnostic' }));
+
+    const run = (command: string) => async (value: unknown) => {
+      await this.execute(command, value);
+      return undefined;
+    };
+    const onOff = (command: string) => async (on: boolean) => {
+      await this.execute(command, on ? 'enable' : 'disable');
+      return undefined;
+    };
+    put(device.switch({ key: 'charge_target_enabled', name: 'Charge target enabled', command: onOff('enableChargeTarget') }));
+    put(device.switch({ key: 'charge_schedule', name: 'Charge schedule', command: onOff('enableChargeSchedule') }));
+    put(device.switch({ key: 'discharge_schedule', name: 'Discharge schedule', command: onOff('enableDischargeSchedule') }));
+    put(device.switch({ key: 'discharge_enabled', name: 'Discharge enabled', command: onOff('enableDischarge') }));
+    put(device.switch({ key: 'eco_mode', name: 'Eco mode', category: 'config', command: onOff('setEcoMode') }));
+    const maxW = model.batteryMaxPowerW;
+    put(device.number({ key: 'charge_rate', name: 'Battery charge rate', min: 0, max: maxW, step: 1, unit: 'W', deviceClass: 'power', mode: 'slider', command: run('setChargeRate') }));
+    put(device.number({ key: 'discharge_rate', name: 'Battery discharge rate', min: 0, max: maxW, step: 1, unit: 'W', deviceClass: 'power', mode: 'slider', command: run('setDischargeRate') }));
+    put(device.number({ key: 'target_soc', name: 'Charge target SoC', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setChargeTarget') }));
+    put(device.number({ key: 'battery_reserve', name: 'Battery reserve', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setBatteryReserve') }));
+    put(device.number({ key: 'battery_cutoff', name: 'Battery power cutoff', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', category: 'config', command: run('setBatteryCutoff') }));
+    put(device.select({ key: 'battery_mode', name: 'Battery mode', options: [...BATTERY_MODES, 'Export (Paused)'], command: run('setBatteryMode') }));
+    if (model.generation !== 'Gen1' && model.family !== 'ac') {
+      put(device.select({ key: 'pause_mode', name: 'Battery pause mode', options: PAUSE_MODES, command: run('setBatteryPauseMode') }));
+    }
+    for (const [key, name, command] of [
+      ['charge_slot_1_start', 'Charge slot 1 start', 'setChargeStart1'], ['charge_slot_1_end', 'Charge slot 1 end', 'setChargeEnd1'],
+      ['discharge_slot_1_start', 'Discharge slot 1 start', 'setDischargeStart1'], ['discharge_slot_1_end', 'Discharge slot 1 end', 'setDischargeEnd1'],
+      ['discharge_slot_2_start', 'Discharge slot 2 start', 'setDischargeStart2'], ['discharge_slot_2_end', 'Discharge slot 2 end', 'setDischargeEnd2'],
+    ] as const) {
+      put(device.time({ key, name, icon: 'mdi:clock-outline', command: run(command) }));
+    }
+    put(device.text({ key: 'date_time', name: 'Set date and time', category: 'config', pattern: '\\d{2}/\\d{2}/\\d{4} \\d{2}:\\d{2}:\\d{2}', max: 19, command: run('setDateTime') }));
+    put(device.button({ key: 'sync_clock', name: 'Sync clock', icon: 'mdi:clock-check-outline', category: 'config', command: run('syncDateTime') }));
+
+    for (const [address, bank] of this.batteryBanks) {
+      const n = address - 0x31;
+      const t = batteryTelemetry(bank);
+      const serial = t.serial || `${model.serial}_${n}`;
+      const b = bridge.device(
+        { id: `givenergy_${model.serial.toLowerCase()}_battery_${n}`, name: `GivEnergy battery ${n} ${serial}`, manufacturer: 'GivEnergy', model: 'Battery module', serialNumber: serial },
+        this.id,
+      );
+      b.sensor({ key: 'soc', name: 'State of charge', deviceClass: 'battery', unit: '%', stateClass: 'measurement' });
+      b.sensor({ key: 'remaining_capacity', name: 'Remaining capacity', unit: 'Ah', stateClass: 'measurement', icon: 'mdi:battery-50', precision: 1 });
+      b.sensor({ key: 'cycles', name: 'Cycles', icon: 'mdi:battery-sync', stateClass: 'total_increasing', category: 'diagnostic' });
+      b.sensor({ key: 'temperature', name: 'Temperature', ...temp });
+      b.sensor({ key: 'cell_min_voltage', name: 'Lowest cell voltage', ...v, precision: 3 });
+      b.sensor({ key: 'cell_max_voltage', name: 'Highest cell voltage', ...v, precision: 3 });
+      this.batteryDevices.set(address, b);
+    }
+  }
+
+  /** Pushes the decoded registers into the entities (the bridge publishes what changed). */
+  publish(): void {
+    const model = this.model;
+    if (!model || !this.device) return;
+    const t = inverterTelemetry(this.ir);
+    const clock = inverterClock(this.hr);
+    const day = clock ? `${clock.year}-${clock.month}-${clock.day}` : undefined;
+    const now = this.ctx.clock.now();
+    const set = (key: string, value: unknown) => this.entities.get(key)?.update((value ?? null) as never);
+    for (const row of TELEMETRY) {
+      let value = row.get(t);
+      if (row.energy && typeof value === 'number') value = this.guard!.accept(row.key, value, now, row.energy, day);
+      if (value === undefined && row.energy) continue; // refused (a spike or a drop): keep the last good value
+      if (row.key === 'soc' && value === 0 && this.entities.get('soc')?.hasValue) continue; // GivTCP: a 0 SoC reading is a glitch
+      set(row.key, value);
+    }
+    set('fault', t.fault);
+    set('battery_capacity', model.batteryCapacityKwh);
+    set('firmware', model.firmware);
+    set('write_count', this.writeCount);
+    set('inverter_time', clock ? new Date(clock.year, clock.month - 1, clock.day, clock.hour, clock.minute, clock.second).toISOString() : null);
+    const hr = (r: number) => this.hr.get(r);
+    const flag = (r: number) => (hr(r) === undefined ? null : hr(r) === 1);
+    set('charge_target_enabled', flag(20));
+    set('charge_schedule', flag(96));
+    set('discharge_schedule', flag(59));
+    set('discharge_enabled', hr(110) === undefined ? null : hr(110) !== 100);
+    set('eco_mode', flag(27));
+    set('charge_rate', registerToRate(hr(111), model));
+    set('discharge_rate', registerToRate(hr(112), model));
+    set('target_soc', hr(116));
+    set('battery_reserve', hr(110));
+    set('battery_cutoff', hr(114));
+    set('battery_mode', batteryMode(this.hr) ?? null);
+    set('pause_mode', hr(318) === undefined ? null : PAUSE_MODES[hr(318)!] ?? null);
+    for (const [key, r] of [['charge_slot_1_start', 94], ['charge_slot_1_end', 95], ['discharge_slot_1_start', 56], ['discharge_slot_1_end', 57], ['discharge_slot_2_start', 44], ['discharge_slot_2_end', 45]] as const) {
+      set(key, slotToTime(hr(r)) ?? null);
+    }
+    if (clock) set('date_time', `${pad(clock.day)}/${pad(clock.month)}/${clock.year} ${pad(clock.hour)}:${pad(clock.minute)}:${pad(clock.second)}`);
+    const reserve = hr(110);
+    if (reserve !== undefined && reserve < 100 && reserve >= 4 && reserve !== this.savedReserve) {
+      this.savedReserve = reserve;
+      void this.persist();
+    }
+    for (const [address, bank] of this.batteryBanks) {
+      const d = this.batteryDevices.get(address);
+      if (!d) continue;
+      const b = batteryTelemetry(bank);
+      const put = (key: string, value: unknown) => d.entities.get(key)?.update((value ?? null) as never);
+      put('soc', b.soc);
+      put('remaining_capacity', b.remainingAh);
+      put('cycles', b.cycles);
+      put('temperature', b.temperature);
+      put('cell_min_voltage', b.cellMinV);
+      put('cell_max_voltage', b.cellMaxV);
+    }
+  }
+
+  // ---- commands ----
+
+  /**
+   * Runs a GivTCP command (HA entity, MQTT control topic or REST): validates, then writes only
+   * what differs, one register at a time, each confirmed by reading it back. Serialised.
+   */
+  execute(command: string, payload: unknown): Promise<{ written: number; skipped: number }> {
+    const run = this.commands.catch(() => undefined).then(() => this.executeNow(command, payload));
+    this.commands = run;
+    return run;
+  }
+
+  private async executeNow(command: string, payload: unknown): Promise<{ written: number; skipped: number }> {
+    const model = this.model;
+    if (!model) throw new ControlError('the inverter has not been detected yet');
+    const make = COMMANDS[command];
+    if (!make) throw new ControlError(`unknown command '${command}'`);
+    const writes: Write[] = make(payload, { model, hr: this.hr, savedReserve: () => this.savedReserve, now: () => new Date(this.ctx.clock.now()) });
+    for (const w of writes) checkWrite(w); // all or nothing: refuse before writing anything
+    let written = 0;
+    let skipped = 0;
+    for (const w of writes) {
+      if (this.hr.get(w.register) === w.value) {
+        skipped++;
+        continue;
+      }
+      await this.writeRegister(model, w);
+      written++;
+    }
+    this.ctx.log.info(`${command}: ${written} register(s) written, ${skipped} already set`);
+    this.publish();
+    return { written, skipped };
+  }
+
+  private async writeRegister(model: InverterModel, w: Write): Promise<void> {
+    const now = Date.now();
+    this.recentWrites = this.recentWrites.filter((t) => now - t < 60_000);
+    if (this.recentWrites.length >= MAX_WRITES_PER_MINUTE) {
+      throw new ControlError(`more than ${MAX_WRITES_PER_MINUTE} register writes in a minute; refused to protect the inverter's EEPROM`);
+    }
+    const wait = this.lastWriteAt + MIN_WRITE_GAP_MS - now;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const echoed = await this.client.write(model.address, w.register, w.value);
+    this.lastWriteAt = Date.now();
+    this.recentWrites.push(this.lastWriteAt);
+    this.writeCount++;
+    void this.persist();
+    const [readBack] = await this.client.read(model.address, 0x03, w.register, 1);
+    if (echoed !== w.value || readBack !== w.value) {
+      if (readBack !== undefined) this.hr.set(w.register, [readBack]);
+      throw new ControlError(`the inverter did not confirm register ${w.register}: wrote ${w.value}, it reports ${readBack ?? echoed}`);
+    }
+    this.hr.set(w.register, [w.value]);
+  }
+
+  private persist(): Promise<void> {
+    if (!this.model) return Promise.resolve();
+    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve });
+  }
+
+  /** GivTCP's control topics: <root>/control/<serial>/<command>, raw payloads. */
+  private subscribeGivTcpTopics(serial: string): void {
+    const root = `${this.options.mqtt_root}/control/${serial}`;
+    for (const command of Object.keys(COMMANDS)) {
+      this.ctx.bridge.subscribeExternal(`${root}/${command}`, (payload) => {
+        const topic = `${root}/${command}`;
+        this.execute(command, givTcpPayload(command, payload)).then(
+          (r) => this.ctx.bridge.event({ type: 'givtcp_command', topic, result: r }),
+          (err: Error) => {
+            this.ctx.log.warn(`${topic} (${JSON.stringify(payload.slice(0, 80))}) refused: ${err.message}`);
+            this.ctx.bridge.event({ type: 'command_rejected', topic, payload: payload.slice(0, 120), reason: err.message, source: 'mqtt' });
+          },
+        );
+      });
+    }
+  }
+
+  /** GivTCP's cached data, for its REST API. */
+  cache(): Record<string, unknown> {
+    const model = this.model;
+    const t = inverterTelemetry(this.ir);
+    const e = (key: string) => this.entities.get(key)?.value ?? null;
+    return {
+      Power: {
+        Power: {
+          PV_Power: e('pv_power'), PV_Power_String_1: t.pv1Power ?? null, PV_Power_String_2: t.pv2Power ?? null, Grid_Power: t.gridPower ?? null,
+          Import_Power: t.importPower ?? null, Export_Power: t.exportPower ?? null, Load_Power: t.loadPower ?? null, Battery_Power: t.batteryPower ?? null,
+          Charge_Power: t.chargePower ?? null, Discharge_Power: t.dischargePower ?? null, Invertor_Power: t.inverterPower ?? null, EPS_Power: t.epsPower ?? null,
+          SOC: e('soc'), SOC_kWh: typeof e('soc') === 'number' && model ? Math.round(((e('soc') as number) / 100) * model.batteryCapacityKwh * 100) / 100 : null,
+        },
+      },
+      Energy: {
+        Today: {
+          PV_Energy_Today_kWh: e('pv_energy_today'), Import_Energy_Today_kWh: e('import_energy_today'), Export_Energy_Today_kWh: e('export_energy_today'),
+          Battery_Charge_Energy_Today_kWh: e('charge_energy_today'), Battery_Discharge_Energy_Today_kWh: e('discharge_energy_today'), Load_Energy_Today_kWh: e('load_energy_today'),
+        },
+        Total: { PV_Energy_Total_kWh: e('pv_energy_total'), Import_Energy_Total_kWh: e('import_energy_total'), Export_Energy_Total_kWh: e('export_energy_total'), Battery_Throughput_Total_kWh: e('battery_throughput_total') },
+      },
+      Control: {
+        Mode: e('battery_mode'), Enable_Charge_Schedule: onOffText(e('charge_schedule')), Enable_Discharge_Schedule: onOffText(e('discharge_schedule')),
+        Enable_Charge_Target: onOffText(e('charge_target_enabled')), Eco_Mode: onOffText(e('eco_mode')), Target_SOC: e('target_soc'), Battery_Power_Reserve: e('battery_reserve'),
+        Battery_Power_Cutoff: e('battery_cutoff'), Battery_Charge_Rate: e('charge_rate'), Battery_Discharge_Rate: e('discharge_rate'), Battery_pause_mode: e('pause_mode'),
+      },
+      Timeslots: {
+        Charge_start_time_slot_1: e('charge_slot_1_start'), Charge_end_time_slot_1: e('charge_slot_1_end'),
+        Discharge_start_time_slot_1: e('discharge_slot_1_start'), Discharge_end_time_slot_1: e('discharge_slot_1_end'),
+        Discharge_start_time_slot_2: e('discharge_slot_2_start'), Discharge_end_time_slot_2: e('discharge_slot_2_end'),
+      },
+      Invertor_Details: model
+        ? { Invertor_Serial_Number: model.serial, Model: model.name, Invertor_Type: model.dtc, Firmware: model.firmware, Battery_Capacity_kWh: model.batteryCapacityKwh, Invertor_Time: e('inverter_time') }
+        : {},
+      Battery_Details: Object.fromEntries([...this.batteryBanks].map(([address, bank]) => {
+        const b = batteryTelemetry(bank);
+        return [b.serial || `battery_${address - 0x31}`, { SOC: b.soc ?? null, Cycles: b.cycles ?? null, Remaining_Capacity_Ah: b.remainingAh ?? null, Temperature: b.temperature ?? null }];
+      })),
+      Stats: { Last_Updated_Time: this.lastUpdated?.toISOString() ?? null, status: this.client.connected ? 'online' : 'offline', Write_Count: this.writeCount },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.fastTimer?.cancel();
+    this.fullTimer?.cancel();
+    await this.polling;
+    await this.commands.catch(() => undefined);
+    await this.client.stop();
+    await this.persist();
+  }
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+function onOffText(v: unknown): string | null {
+  return v === null || v === undefined ? null : v ? 'enable' : 'disable';
+}
+
+/** GivTCP's MQTT payloads are raw text; slots come as JSON; battery mode may come as 1/2/3. */
+export function givTcpPayload(command: string, raw: string): unknown {
+  const text = raw.trim();
+  if (/Slot[12]$/.test(command)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  if (command === 'setBatteryMode' && /^[1-3]$/.test(text)) return ['Eco', 'Timed Demand', 'Timed Export'][Number(text) - 1];
+  return text.replace(/^"(.*)"$/, '$1');
+}

@@ -1,0 +1,197 @@
+// Every GivTCP control as one command: the HA entities, GivTCP's MQTT control topics and its
+// REST API all come here, so they validate and behave the same. A command becomes register
+// writes; each write is checked against the allow-list and its range, skipped when the inverter
+// already holds the value (EEPROM wear), rate-limited, confirmed by reading it back, and counted.
+import { z } from 'zod';
+import type { InverterModel } from './model.js';
+import { timeToSlot, type RegisterBank } from './registers.js';
+
+export class ControlError extends Error {}
+
+const SLOT = { min: 0, max: 2359, slot: true };
+/** The registers a command may write, each with its range (research §2.3). */
+export const WRITE_ALLOWED: ReadonlyMap<number, { min: number; max: number; slot?: boolean }> = new Map<number, { min: number; max: number; slot?: boolean }>([
+  [20, { min: 0, max: 1 }], [27, { min: 0, max: 1 }], [35, { min: 0, max: 99 }], [36, { min: 1, max: 12 }], [37, { min: 1, max: 31 }],
+  [38, { min: 0, max: 23 }], [39, { min: 0, max: 59 }], [40, { min: 0, max: 59 }], [44, SLOT], [45, SLOT], [56, SLOT], [57, SLOT],
+  [59, { min: 0, max: 1 }], [94, SLOT], [95, SLOT], [96, { min: 0, max: 1 }], [110, { min: 4, max: 100 }], [111, { min: 0, max: 100 }],
+  [112, { min: 0, max: 100 }], [114, { min: 4, max: 100 }], [116, { min: 4, max: 100 }], [313, { min: 1, max: 100 }], [314, { min: 1, max: 100 }],
+  [318, { min: 0, max: 3 }],
+]);
+
+export const BATTERY_MODES = ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export'] as const;
+export const PAUSE_MODES = ['Disabled', 'PauseCharge', 'PauseDischarge', 'PauseBoth'] as const;
+
+const state = z
+  .union([z.string(), z.boolean(), z.object({ state: z.union([z.string(), z.boolean()]) }).transform((o) => o.state)])
+  .transform((v, ctx) => {
+    const s = String(v).trim().toLowerCase();
+    if (['enable', 'on', 'true', '1'].includes(s)) return true;
+    if (['disable', 'off', 'false', '0'].includes(s)) return false;
+    ctx.addIssue({ code: 'custom', message: `expected enable or disable, got '${String(v)}'` });
+    return z.NEVER;
+  });
+const numberIn = (key: string) =>
+  z.union([z.number(), z.string(), z.record(z.string(), z.unknown())]).transform((v, ctx) => {
+    const raw = typeof v === 'object' ? v[key] : v;
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: `expected a number${typeof v === 'object' ? ` in '${key}'` : ''}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const hhmm = z.string().transform((v, ctx) => {
+  const m = /^(\d{1,2}):?(\d{2})(?::\d{2})?$/.exec(v.trim());
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) {
+    ctx.addIssue({ code: 'custom', message: `'${v}' is not a time (HH:MM)` });
+    return z.NEVER;
+  }
+  return `${m[1]!.padStart(2, '0')}:${m[2]}`;
+});
+const slotPayload = (pctKey: string) =>
+  z.union([z.string().transform((s) => JSON.parse(s) as unknown), z.record(z.string(), z.unknown())]).pipe(
+    z.object({ start: hhmm, finish: hhmm, [pctKey]: numberIn(pctKey).pipe(z.number().int().min(4).max(100)).optional() }).passthrough(),
+  );
+const text = (key: string) => z.union([z.string(), z.object({ [key]: z.string() }).transform((o) => o[key] as string)]);
+
+export interface Write {
+  register: number;
+  value: number;
+}
+
+export interface ControlContext {
+  model: InverterModel;
+  hr: RegisterBank;
+  /** The reserve to go back to when discharge is enabled again / Eco resumes. */
+  savedReserve: () => number;
+  now: () => Date;
+}
+
+type Command = (payload: unknown, ctx: ControlContext) => Write[];
+
+function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
+  const result = schema.safeParse(payload);
+  if (!result.success) throw new ControlError(result.error.issues.map((i) => i.message).join('; '));
+  return result.data;
+}
+
+/** W -> HR111/112 (C/100 of the pack; 50 = 0.5 C), the way the inverter reads it. */
+export function rateToRegister(watts: number, model: InverterModel): number {
+  if (watts >= model.batteryMaxPowerW) return 50;
+  const halfC = (model.batteryCapacityKwh * 1000) / 2;
+  return Math.max(0, Math.min(50, Math.round((watts / halfC) * 50)));
+}
+
+export function registerToRate(value: number | undefined, model: InverterModel): number | undefined {
+  if (value === undefined) return undefined;
+  return Math.round(Math.min((value / 100) * model.batteryCapacityKwh * 1000, model.batteryMaxPowerW));
+}
+
+function rateWrites(kind: 'charge' | 'discharge', watts: number, model: InverterModel): Write[] {
+  if (watts < 0 || watts > model.batteryMaxPowerW) throw new ControlError(`${kind} rate must be 0 to ${model.batteryMaxPowerW} W for this battery`);
+  const writes: Write[] = [{ register: kind === 'charge' ? 111 : 112, value: rateToRegister(watts, model) }];
+  if (model.acRateRegisters) {
+    // AC-coupled, AIO and Gen3 take the power as a percentage too; 0 is refused there (GM#306).
+    writes.push({ register: kind === 'charge' ? 313 : 314, value: Math.max(1, Math.min(100, Math.round((watts / model.batteryMaxPowerW) * 100))) });
+  }
+  return writes;
+}
+
+const pct = (key: string, min = 4) => numberIn(key).pipe(z.number().int().min(min, { message: `must be at least ${min} %` }).max(100, { message: 'must be at most 100 %' }));
+
+export const COMMANDS: Record<string, Command> = {
+  enableChargeTarget: (p) => (parse(state, p) ? [{ register: 20, value: 1 }] : [{ register: 20, value: 0 }, { register: 116, value: 100 }]),
+  disableChargeTarget: () => [{ register: 20, value: 0 }, { register: 116, value: 100 }],
+  enableChargeSchedule: (p) => [{ register: 96, value: parse(state, p) ? 1 : 0 }],
+  enableDischargeSchedule: (p) => [{ register: 59, value: parse(state, p) ? 1 : 0 }],
+  enableDischarge: (p, c) => [{ register: 110, value: parse(state, p) ? c.savedReserve() : 100 }],
+  setEcoMode: (p) => [{ register: 27, value: parse(state, p) ? 1 : 0 }],
+  setChargeRate: (p, c) => rateWrites('charge', parse(numberIn('chargeRate'), p), c.model),
+  setDischargeRate: (p, c) => rateWrites('discharge', parse(numberIn('dischargeRate'), p), c.model),
+  setChargeTarget: (p) => [{ register: 116, value: parse(pct('chargeToPercent'), p) }],
+  // GivTCP clamps a reserve below 4 % up to 4; we refuse it, saying why, rather than write another value.
+  setBatteryReserve: (p) => [{ register: 110, value: parse(pct('reservePercent'), p) }],
+  setBatteryCutoff: (p) => [{ register: 114, value: parse(pct('dischargeToPercent'), p) }],
+  setChargeSlot1: (p) => {
+    const s = parse(slotPayload('chargeToPercent'), p) as { start: string; finish: string; chargeToPercent?: number };
+    return [{ register: 94, value: timeToSlot(s.start) }, { register: 95, value: timeToSlot(s.finish) }, ...(s.chargeToPercent ? [{ register: 116, value: s.chargeToPercent }] : [])];
+  },
+  setDischargeSlot1: (p) => {
+    const s = parse(slotPayload('dischargeToPercent'), p) as { start: string; finish: string; dischargeToPercent?: number };
+    return [{ register: 56, value: timeToSlot(s.start) }, { register: 57, value: timeToSlot(s.finish) }, ...(s.dischargeToPercent ? [{ register: 110, value: s.dischargeToPercent }] : [])];
+  },
+  setDischargeSlot2: (p) => {
+    const s = parse(slotPayload('dischargeToPercent'), p) as { start: string; finish: string; dischargeToPercent?: number };
+    return [{ register: 44, value: timeToSlot(s.start) }, { register: 45, value: timeToSlot(s.finish) }, ...(s.dischargeToPercent ? [{ register: 110, value: s.dischargeToPercent }] : [])];
+  },
+  setChargeStart1: (p) => [{ register: 94, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setChargeEnd1: (p) => [{ register: 95, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setDischargeStart1: (p) => [{ register: 56, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setDischargeEnd1: (p) => [{ register: 57, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setDischargeStart2: (p) => [{ register: 44, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setDischargeEnd2: (p) => [{ register: 45, value: timeToSlot(parse(hhmm, textOf(p))) }],
+  setBatteryMode: (p, c) => {
+    const mode = parse(text('mode').pipe(z.enum(BATTERY_MODES, { message: `expected one of ${BATTERY_MODES.join(', ')}` })), p);
+    switch (mode) {
+      case 'Eco':
+        return [{ register: 27, value: 1 }, { register: 59, value: 0 }, { register: 110, value: c.savedReserve() }];
+      case 'Eco (Paused)':
+        return [{ register: 27, value: 1 }, { register: 59, value: 0 }, { register: 110, value: 100 }];
+      case 'Timed Demand':
+        return [{ register: 27, value: 1 }, { register: 59, value: 1 }];
+      default:
+        return [{ register: 27, value: 0 }, { register: 59, value: 1 }];
+    }
+  },
+  setBatteryPauseMode: (p, c) => {
+    if (c.model.generation === 'Gen1' || c.model.family === 'ac') throw new ControlError('pause mode is not available on Gen1 and AC inverters');
+    const mode = parse(text('mode').pipe(z.enum(PAUSE_MODES, { message: `expected one of ${PAUSE_MODES.join(', ')}` })), p);
+    return [{ register: 318, value: PAUSE_MODES.indexOf(mode) }];
+  },
+  setDateTime: (p) => {
+    const s = parse(text('dateTime'), p).trim();
+    const m = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/.exec(s);
+    if (!m) throw new ControlError(`'${s}' is not a date and time as dd/mm/yyyy hh:mm:ss`);
+    const [, d, mo, y, h, mi, se] = m.map(Number) as number[];
+    const date = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, se!));
+    if (date.getUTCMonth() !== mo! - 1 || date.getUTCDate() !== d! || h! > 23 || mi! > 59 || se! > 59 || y! < 2000 || y! > 2099) throw new ControlError(`'${s}' is not a valid date and time`);
+    return clockWrites(y!, mo!, d!, h!, mi!, se!);
+  },
+  syncDateTime: (_p, c) => {
+    const n = c.now();
+    return clockWrites(n.getFullYear(), n.getMonth() + 1, n.getDate(), n.getHours(), n.getMinutes(), n.getSeconds());
+  },
+};
+
+function textOf(p: unknown): string {
+  if (typeof p === 'string') return p.replace(/^"|"$/g, '');
+  if (p && typeof p === 'object') return String(Object.values(p)[0] ?? '');
+  return String(p);
+}
+
+function clockWrites(y: number, mo: number, d: number, h: number, mi: number, s: number): Write[] {
+  return [y - 2000, mo, d, h, mi, s].map((value, i) => ({ register: 35 + i, value }));
+}
+
+/** Range and allow-list check for one write; throws a ControlError saying why. */
+export function checkWrite(w: Write): void {
+  const rule = WRITE_ALLOWED.get(w.register);
+  if (!rule) throw new ControlError(`register ${w.register} is not on the list of registers that may be written`);
+  if (!Number.isInteger(w.value) || w.value < rule.min || w.value > rule.max) {
+    throw new ControlError(`${w.value} is out of range for register ${w.register} (${rule.min} to ${rule.max})`);
+  }
+  if (rule.slot && w.value % 100 > 59) throw new ControlError(`${w.value} is not a time for register ${w.register}`);
+}
+
+/** The battery mode GivTCP shows, from HR27, HR59, HR110 (research §2.6). */
+export function batteryMode(hr: RegisterBank): string | undefined {
+  const eco = hr.get(27);
+  const discharge = hr.get(59);
+  const reserve = hr.get(110);
+  if (eco === undefined || discharge === undefined || reserve === undefined) return undefined;
+  if (eco === 1 && discharge === 0) return reserve === 100 ? 'Eco (Paused)' : 'Eco';
+  if (eco === 1 && discharge === 1) return 'Timed Demand';
+  if (eco === 0 && discharge === 1) return 'Timed Export';
+  if (eco === 0 && discharge === 0) return 'Export (Paused)';
+  return undefined;
+}
