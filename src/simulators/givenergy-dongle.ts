@@ -52,6 +52,8 @@ export class GivEnergyDongleSimulator {
   readonly writes: Array<{ register: number; value: number; at: number }> = [];
   faults: DongleFaults = { latencyMs: 0, dropRate: 0, badCrcRate: 0, garbageRate: 0, exceptionRate: 0, nullFrameRate: 0, splitFrames: false };
   requests = 0;
+  /** Registers whose writes are echoed but not kept (a read-back then shows the old value). */
+  readonly ignoreWrites = new Set<number>();
   missedHeartbeats = 0;
   private server?: Server;
   private sockets = new Set<Socket>();
@@ -129,7 +131,7 @@ export class GivEnergyDongleSimulator {
       if (!inverter || f.register >= this.hr.length || Math.random() < faults.exceptionRate) {
         reply = encodeWriteResponse(this.adapterSerial, f.device, this.inverterSerial, f.register, f.value, true);
       } else {
-        this.hr[f.register] = f.value;
+        if (!this.ignoreWrites.has(f.register)) this.hr[f.register] = f.value;
         this.writes.push({ register: f.register, value: f.value, at: Date.now() });
         reply = encodeWriteResponse(this.adapterSerial, f.device, this.inverterSerial, f.register, f.value);
       }

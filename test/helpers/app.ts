@@ -25,11 +25,11 @@ export async function startApp(
   const dataDir = config.dataDir ?? tempDir();
   const options = parseOptions({ mqtt: { host: '127.0.0.1', port, client_id: `e2m_${Math.random().toString(16).slice(2, 10)}` }, log_level: 'debug', ...extra });
   const app = new App({
-    options,
-    dataDir,
     logOut: { write: (line) => void logs.push(line) },
     tuning: { birthDelayMs: { min: 10, max: 30 }, backoff: { initialMs: 100, maxMs: 500 }, discoveryDebounceMs: 5 },
     ...config,
+    options,
+    dataDir,
   });
   await app.start();
   await app.bridge.ready;

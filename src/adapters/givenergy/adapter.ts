@@ -12,8 +12,6 @@ import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
 import { EnergyGuard, RegisterBank, STATUS, batteryTelemetry, inverterClock, inverterTelemetry, slotToTime, type InverterTelemetry } from './registers.js';
 
-const MIN_WRITE_GAP_MS = 200;
-const MAX_WRITES_PER_MINUTE = 60;
 
 interface SensorRow {
   key: string;
@@ -82,6 +80,8 @@ export class GivEnergyAdapter implements Adapter {
   readonly batteryBanks = new Map<number, RegisterBank>();
   writeCount = 0;
   lastUpdated?: Date;
+  /** EEPROM protection: a pause between writes, and a cap per minute. */
+  writeLimits = { minGapMs: 200, perMinute: 60 };
   private savedReserve = 4;
   private device?: Device;
   private batteryDevices = new Map<number, Device>();
@@ -361,10 +361,10 @@ export class GivEnergyAdapter implements Adapter {
   private async writeRegister(model: InverterModel, w: Write): Promise<void> {
     const now = Date.now();
     this.recentWrites = this.recentWrites.filter((t) => now - t < 60_000);
-    if (this.recentWrites.length >= MAX_WRITES_PER_MINUTE) {
-      throw new ControlError(`more than ${MAX_WRITES_PER_MINUTE} register writes in a minute; refused to protect the inverter's EEPROM`);
+    if (this.recentWrites.length >= this.writeLimits.perMinute) {
+      throw new ControlError(`more than ${this.writeLimits.perMinute} register writes in a minute; refused to protect the inverter's EEPROM`);
     }
-    const wait = this.lastWriteAt + MIN_WRITE_GAP_MS - now;
+    const wait = this.lastWriteAt + this.writeLimits.minGapMs - now;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const echoed = await this.client.write(model.address, w.register, w.value);
     this.lastWriteAt = Date.now();
