@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { Recorder, eventually, sleep } from '../../helpers/mqtt-client.js';
-import { startApp, tempDir, type TestApp } from '../../helpers/app.js';
+import { startApp, tempDir } from '../../helpers/app.js';
 import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
 import type { GivEnergyAdapter } from '../../../src/adapters/givenergy/adapter.js';
 import type { GivTcpRestServer } from '../../../src/http/givtcp-rest.js';
