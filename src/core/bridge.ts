@@ -437,6 +437,9 @@ export class Bridge implements DeviceHost {
     }
     const ok = await this.publish(topic, JSON.stringify(this.discoveryPayload(device)), true);
     if (!ok) return;
+    // With availability_mode all, HA needs the device's own topic too, also for a device
+    // declared after the connection came up.
+    if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
     this.publishedNow.set(device.id, new Set(current.keys()));
     const previous = this.settled ? {} : (this.record.devices[device.id]?.components ?? {});
     const components = { ...previous, ...Object.fromEntries(current) };

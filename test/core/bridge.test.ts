@@ -127,6 +127,20 @@ test('commands: a valid one reaches the handler and updates state; invalid ones 
   }
 });
 
+test('a device declared after the connection is up gets its availability (HA needs it with mode all)', async () => {
+  const t = await startApp(broker.port);
+  const rec = await Recorder.connect(broker.port, ['energy2mqtt/late_device/availability']);
+  try {
+    const device = t.app.bridge.device({ id: 'late_device', name: 'Late device' }, 'test');
+    device.sensor({ key: 'power', name: 'Power', deviceClass: 'power', unit: 'W', stateClass: 'measurement' }).update(1);
+    await rec.waitFor('energy2mqtt/late_device/availability', (p) => p === 'online');
+  } finally {
+    await t.app.bridge.getDevice('late_device')?.remove();
+    await t.stop();
+    await rec.close();
+  }
+});
+
 test('a retained command is not replayed at start-up', async () => {
   const rec = await Recorder.connect(broker.port, ['energy2mqtt/bridge/event']);
   await rec.publish('energy2mqtt/test_device/eco/set', 'ON', { retain: true });
