@@ -69,7 +69,19 @@ const TELEMETRY: SensorRow[] = [
   { key: 'status', name: 'Status', get: (t) => t.status, spec: { deviceClass: 'enum', options: [...STATUS, 'unknown'], category: 'diagnostic' } },
 ];
 
-const persistedShape = z.object({ writes: z.number().int().min(0), savedReserve: z.number().int().min(4).max(99) });
+const totalState = z.object({ base: z.number().min(0), lastToday: z.number().min(0) });
+const persistedShape = z.object({
+  writes: z.number().int().min(0),
+  savedReserve: z.number().int().min(4).max(99),
+  totals: z.record(z.string(), totalState).default({}),
+});
+
+/** Totals the inverter has no trustworthy register for, summed from their daily counters. */
+const ACCUMULATED: Array<[total: string, today: string, name: string]> = [
+  ['charge_energy_total', 'charge_energy_today', 'Battery charge total'],
+  ['discharge_energy_total', 'discharge_energy_today', 'Battery discharge total'],
+  ['load_energy_total', 'load_energy_today', 'Load energy total'],
+];
 
 export class GivEnergyAdapter implements Adapter {
   readonly id: string;
@@ -83,6 +95,7 @@ export class GivEnergyAdapter implements Adapter {
   /** EEPROM protection: a pause between writes, and a cap per minute. */
   writeLimits = { minGapMs: 200, perMinute: 60 };
   private savedReserve = 4;
+  private totals: Record<string, z.infer<typeof totalState>> = {};
   private device?: Device;
   private batteryDevices = new Map<number, Device>();
   private entities = new Map<string, Entity<EntitySpec>>();
@@ -155,9 +168,10 @@ export class GivEnergyAdapter implements Adapter {
     }
     this.model = model;
     this.guard = new EnergyGuard(model.inverterMaxPowerW);
-    const saved = await this.ctx.store.read(`givenergy_${model.serial.toLowerCase()}`, persistedShape, { writes: 0, savedReserve: 4 });
+    const saved = await this.ctx.store.read(`givenergy_${model.serial.toLowerCase()}`, persistedShape, { writes: 0, savedReserve: 4, totals: {} });
     this.writeCount = saved.writes;
     this.savedReserve = saved.savedReserve;
+    this.totals = saved.totals;
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.publish();
@@ -209,6 +223,7 @@ export class GivEnergyAdapter implements Adapter {
     this.device = device;
     const put = (e: Entity<EntitySpec>) => this.entities.set(e.key, e);
     for (const row of TELEMETRY) put(device.add({ component: 'sensor', key: row.key, name: row.name, ...(row.spec ?? {}) } as EntitySpec));
+    for (const [key, , name] of ACCUMULATED) put(device.sensor({ key, name, deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' }));
     put(device.binarySensor({ key: 'fault', name: 'Fault', deviceClass: 'problem' }));
     put(device.sensor({ key: 'battery_capacity', name: 'Battery capacity', deviceClass: 'energy_storage', unit: 'kWh', stateClass: 'measurement', category: 'diagnostic' }));
     put(device.sensor({ key: 'firmware', name: 'Firmware', icon: 'mdi:chip', category: 'diagnostic' }));
@@ -282,6 +297,10 @@ export class GivEnergyAdapter implements Adapter {
       if (row.key === 'soc' && value === 0 && this.entities.get('soc')?.hasValue) continue; // GivTCP: a 0 SoC reading is a glitch
       set(row.key, value);
     }
+    for (const [key, todayKey] of ACCUMULATED) {
+      const today = this.entities.get(todayKey)?.value;
+      if (typeof today === 'number') set(key, this.accumulate(key, today));
+    }
     set('fault', t.fault);
     set('battery_capacity', model.batteryCapacityKwh);
     set('firmware', model.firmware);
@@ -322,6 +341,18 @@ export class GivEnergyAdapter implements Adapter {
       put('cell_min_voltage', b.cellMinV);
       put('cell_max_voltage', b.cellMaxV);
     }
+  }
+
+  /** total = what earlier days added up to + today; a day's counter joins the base when it resets. */
+  private accumulate(key: string, today: number): number {
+    const state = (this.totals[key] ??= { base: 0, lastToday: today });
+    if (today < state.lastToday) {
+      // The guard only lets a today counter drop at a new day: yesterday's last value is final.
+      state.base = Math.round((state.base + state.lastToday) * 1000) / 1000;
+      void this.persist();
+    }
+    if (today !== state.lastToday) state.lastToday = today;
+    return Math.round((state.base + today) * 1000) / 1000;
   }
 
   // ---- commands ----
@@ -381,7 +412,7 @@ export class GivEnergyAdapter implements Adapter {
 
   private persist(): Promise<void> {
     if (!this.model) return Promise.resolve();
-    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve });
+    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals });
   }
 
   /** GivTCP's control topics: <root>/control/<serial>/<command>, raw payloads. */
@@ -420,7 +451,11 @@ export class GivEnergyAdapter implements Adapter {
           PV_Energy_Today_kWh: e('pv_energy_today'), Import_Energy_Today_kWh: e('import_energy_today'), Export_Energy_Today_kWh: e('export_energy_today'),
           Battery_Charge_Energy_Today_kWh: e('charge_energy_today'), Battery_Discharge_Energy_Today_kWh: e('discharge_energy_today'), Load_Energy_Today_kWh: e('load_energy_today'),
         },
-        Total: { PV_Energy_Total_kWh: e('pv_energy_total'), Import_Energy_Total_kWh: e('import_energy_total'), Export_Energy_Total_kWh: e('export_energy_total'), Battery_Throughput_Total_kWh: e('battery_throughput_total') },
+        Total: {
+          PV_Energy_Total_kWh: e('pv_energy_total'), Import_Energy_Total_kWh: e('import_energy_total'), Export_Energy_Total_kWh: e('export_energy_total'),
+          Battery_Charge_Energy_Total_kWh: e('charge_energy_total'), Battery_Discharge_Energy_Total_kWh: e('discharge_energy_total'), Load_Energy_Total_kWh: e('load_energy_total'),
+          Battery_Throughput_Total_kWh: e('battery_throughput_total'),
+        },
       },
       Control: {
         Mode: e('battery_mode'), Enable_Charge_Schedule: onOffText(e('charge_schedule')), Enable_Discharge_Schedule: onOffText(e('discharge_schedule')),

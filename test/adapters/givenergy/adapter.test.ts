@@ -55,6 +55,16 @@ test('simulator registers reach MQTT with the right values, units and discovery'
     assert.equal(await state('battery_mode'), 'Eco');
     assert.equal(await state('charge_slot_1_start'), '00:30:00');
     assert.equal(await state('soc', `${DEV}_battery_1`), '17');
+    // Battery and load totals are summed from the daily counters, across days and restarts.
+    assert.equal(await state('charge_energy_total'), '8.4');
+    s.sim.ir[36] = 86; // 8.6 kWh charged today (a jump to 13 kWh within seconds would be refused as a spike)
+    await s.adapter.poll(false);
+    await rec.waitFor(`energy2mqtt/${DEV}/charge_energy_total`, (p) => p === '8.6');
+    s.sim.hr.splice(35, 3, 23, 4, 29); // the inverter's clock: the next day
+    s.sim.ir[36] = 2; // and its daily counter restarted
+    await s.adapter.poll(false);
+    await rec.waitFor(`energy2mqtt/${DEV}/charge_energy_total`, (p) => p === '8.8');
+    assert.equal(rec.last(`energy2mqtt/${DEV}/charge_energy_today`)!.payload, '0.2');
     // A register change on the device shows up after the next poll.
     s.sim.ir[18] = 2500;
     s.sim.ir[20] = 1500;
