@@ -2,6 +2,7 @@
 import { startTestBroker } from '../test/helpers/broker.js';
 import { benchBridge } from './bridge.bench.js';
 import { benchAutomation } from './automation.bench.js';
+import { benchGivenergy } from './givenergy.bench.js';
 import { printTable } from './stats.js';
 
 const broker = await startTestBroker();
@@ -9,6 +10,7 @@ try {
   console.log(`broker: ${broker.kind}; node ${process.version}; ${(await import('node:os')).cpus().length} cores`);
   printTable('Bridge (issue 2)', await benchBridge(broker));
   printTable('Automation (issue 3)', await benchAutomation(broker));
+  printTable('GivEnergy (issue 4)', await benchGivenergy(broker));
 } finally {
   await broker.stop();
 }

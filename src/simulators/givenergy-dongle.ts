@@ -54,6 +54,8 @@ export class GivEnergyDongleSimulator {
   requests = 0;
   /** Registers whose writes are echoed but not kept (a read-back then shows the old value). */
   readonly ignoreWrites = new Set<number>();
+  /** Called on every register write (benchmarks time command -> write with it). */
+  onWrite?: (register: number, value: number) => void;
   missedHeartbeats = 0;
   private server?: Server;
   private sockets = new Set<Socket>();
@@ -133,6 +135,7 @@ export class GivEnergyDongleSimulator {
       } else {
         if (!this.ignoreWrites.has(f.register)) this.hr[f.register] = f.value;
         this.writes.push({ register: f.register, value: f.value, at: Date.now() });
+        this.onWrite?.(f.register, f.value);
         reply = encodeWriteResponse(this.adapterSerial, f.device, this.inverterSerial, f.register, f.value);
       }
     } else if (f.count > 60 || f.count === 0 || Math.random() < faults.exceptionRate) {
