@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startTestBroker, type TestBroker } from '../../helpers/broker.js';
-import { Recorder, eventually, sleep } from '../../helpers/mqtt-client.js';
+import { Recorder, sleep } from '../../helpers/mqtt-client.js';
 import { startApp } from '../../helpers/app.js';
 import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
 import type { GivEnergyAdapter } from '../../../src/adapters/givenergy/adapter.js';
@@ -32,6 +32,9 @@ test('2,000 poll cycles under bad CRCs, garbage pages, null and split frames, ex
       await adapter.poll(cycle % 10 === 0);
       if (!adapter['device']?.available) failedCycles++;
     }
+    // The fault clears: one poll later the device is available again.
+    sim.faults = { latencyMs: 0, dropRate: 0, badCrcRate: 0, garbageRate: 0, exceptionRate: 0, nullFrameRate: 0, splitFrames: false };
+    await adapter.poll(false);
     await sleep(200);
     const stats = adapter.client.stats;
     assert.ok(stats.crcErrors > 100 && stats.garbagePages > 100, JSON.stringify(stats));
