@@ -1,0 +1,242 @@
+// The myVaillant login as it works since 2026-07-22: Keycloak's authorization-code flow with
+// PKCE, a scraped HTML form, and the ALTCHA proof-of-work the form now requires (shared research
+// vaillant.md §1.3). Tokens are refreshed before they expire; a failed refresh means a full login
+// again; one login at a time per account. The refresh token survives restarts.
+import { createHash, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { Secrets } from '../../core/secrets.js';
+import type { Store } from '../../core/store.js';
+
+const pbkdf2Async = promisify(pbkdf2);
+export const CLIENT_ID = 'myvaillant';
+export const REDIRECT_URI = 'enduservaillant.page.link://login';
+const REFRESH_MARGIN_MS = 180_000;
+
+export class LoginError extends Error {}
+
+const NO_COUNTRY = new Set(['bulex', 'glow-worm', 'demirdokum']);
+
+/** brand + country -> Keycloak realm (vaillant-germany-b2c, sdbg-poland-b2c, bulex-b2c, ...). */
+export function realmFor(brand: string, country: string): string {
+  const b = brand.toLowerCase();
+  return NO_COUNTRY.has(b) ? `${b}-b2c` : `${b}-${country.toLowerCase().replace(/\s+/g, '')}-b2c`;
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const verifier = Array.from(randomBytes(128), (b) => alphabet[b % alphabet.length]).join('');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  return { verifier, challenge };
+}
+
+const altchaChallenge = z.object({
+  parameters: z
+    .object({
+      algorithm: z.string().default('PBKDF2/SHA-256'),
+      cost: z.number().int().min(1).max(1_000_000),
+      keyLength: z.number().int().min(1).max(128),
+      keyPrefix: z.string().regex(/^[0-9a-f]*$/i),
+      nonce: z.string().regex(/^[0-9a-f]+$/i),
+      salt: z.string().regex(/^[0-9a-f]+$/i),
+    })
+    .passthrough(),
+  signature: z.string(),
+});
+
+/** Solves an ALTCHA PBKDF2 challenge; returns the base64 form field and how many tries it took. */
+export async function solveAltcha(raw: unknown, maxCounter = 1_000_000): Promise<{ field: string; counter: number }> {
+  const parsed = altchaChallenge.safeParse(raw);
+  if (!parsed.success) throw new LoginError(`the proof-of-work challenge has an unexpected shape (${parsed.error.issues[0]?.message})`);
+  const { parameters, signature } = parsed.data;
+  const hash = { 'PBKDF2/SHA-256': 'sha256', 'PBKDF2/SHA-384': 'sha384', 'PBKDF2/SHA-512': 'sha512' }[parameters.algorithm];
+  if (!hash) throw new LoginError(`unknown proof-of-work algorithm ${parameters.algorithm}`);
+  const nonce = Buffer.from(parameters.nonce, 'hex');
+  const salt = Buffer.from(parameters.salt, 'hex');
+  const prefix = Buffer.from(parameters.keyPrefix, 'hex');
+  for (let counter = 0; counter < maxCounter; counter++) {
+    const password = Buffer.alloc(nonce.length + 4);
+    nonce.copy(password);
+    password.writeUInt32BE(counter, nonce.length);
+    const key = await pbkdf2Async(password, salt, parameters.cost, parameters.keyLength, hash);
+    if (key.subarray(0, prefix.length).equals(prefix)) {
+      const payload = { challenge: { parameters, signature }, solution: { counter, derivedKey: key.toString('hex'), time: 0 } };
+      return { field: Buffer.from(JSON.stringify(payload)).toString('base64'), counter };
+    }
+  }
+  throw new LoginError('the proof-of-work could not be solved');
+}
+
+const tokenShape = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.number().positive(),
+  refresh_token: z.string().min(1),
+  refresh_expires_in: z.number().min(0).optional(),
+});
+
+const savedShape = z.object({ refreshToken: z.string(), refreshExpiresAt: z.number() });
+
+/** A tiny cookie jar: Keycloak's login needs its session cookies between the three requests. */
+class Cookies {
+  private jar = new Map<string, string>();
+  take(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      if (eq > 0) this.jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+    }
+  }
+  header(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/** The message Keycloak shows on a refused login (kc-feedback-text, or the input-error span). */
+export function loginPageMessage(html: string): string | undefined {
+  const m = /id="(?:kc-feedback-text|input-error)"[^>]*>\s*([^<]+?)\s*</.exec(html) ?? /aria-live="polite">\s*([^<]+?)\s*</.exec(html);
+  return m ? m[1]!.replace(/&#39;/g, "'").replace(/&amp;/g, '&').replace(/&quot;/g, '"') : undefined;
+}
+
+export interface SessionOptions {
+  username: string;
+  password: string;
+  brand: string;
+  country: string;
+  identityUrl: string;
+  clock: Clock;
+  log: Logger;
+  store: Store;
+  secrets: Secrets;
+}
+
+export class VaillantSession {
+  private access?: { token: string; expiresAt: number };
+  private refresh?: { token: string; expiresAt: number };
+  private loggingIn?: Promise<void>;
+  /** Why the last login failed, for the log and a diagnostic entity. */
+  lastError?: string;
+  logins = 0;
+  readonly realm: string;
+  private readonly storeName: string;
+
+  constructor(private readonly o: SessionOptions) {
+    this.realm = realmFor(o.brand, o.country);
+    this.storeName = `vaillant_${createHash('sha256').update(`${this.realm}/${o.username}`).digest('hex').slice(0, 16)}`;
+  }
+
+  private get base(): string {
+    return `${this.o.identityUrl.replace(/\/+$/, '')}/auth/realms/${this.realm}`;
+  }
+
+  /** A valid access token: the cached one, a refreshed one, or one from a new login. */
+  async token(): Promise<string> {
+    const now = this.o.clock.now();
+    if (this.access && this.access.expiresAt - REFRESH_MARGIN_MS > now) return this.access.token;
+    await this.ensureFresh();
+    return this.access!.token;
+  }
+
+  /** Forces a new token on the next call (after a 401). */
+  invalidate(): void {
+    this.access = undefined;
+  }
+
+  private ensureFresh(): Promise<void> {
+    // One login or refresh at a time: parallel logins on one account clobber each other's session.
+    this.loggingIn ??= this.renew().finally(() => (this.loggingIn = undefined));
+    return this.loggingIn;
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.refresh) {
+      const saved = await this.o.store.read(this.storeName, savedShape, { refreshToken: '', refreshExpiresAt: 0 });
+      if (saved.refreshToken) this.refresh = { token: saved.refreshToken, expiresAt: saved.refreshExpiresAt };
+    }
+    if (this.refresh && this.refresh.expiresAt > this.o.clock.now()) {
+      try {
+        await this.exchange({ grant_type: 'refresh_token', client_id: CLIENT_ID, refresh_token: this.refresh.token });
+        return;
+      } catch (err) {
+        this.o.log.info(`refreshing the myVaillant token failed (${(err as Error).message}); logging in again`);
+      }
+    }
+    await this.login();
+  }
+
+  private async login(): Promise<void> {
+    const t0 = Date.now();
+    try {
+      const { verifier, challenge } = pkcePair();
+      const cookies = new Cookies();
+      const authorize = new URL(`${this.base}/protocol/openid-connect/auth`);
+      const q = { response_type: 'code', client_id: CLIENT_ID, code: 'code_challenge', redirect_uri: REDIRECT_URI, code_challenge_method: 'S256', code_challenge: challenge };
+      for (const [k, v] of Object.entries(q)) authorize.searchParams.set(k, v);
+      const page = await fetch(authorize, { redirect: 'manual', signal: AbortSignal.timeout(20_000) });
+      cookies.take(page);
+      let code = codeFrom(page.headers.get('location'));
+      if (!code) {
+        const html = await page.text();
+        const action = /<form[^>]*\baction="([^"]+)"/i.exec(html)?.[1]?.replace(/&amp;/g, '&');
+        if (!action) throw new LoginError(`the myVaillant login page has no login form (HTTP ${page.status})`);
+        const form = new URLSearchParams({ username: this.o.username, password: this.o.password, credentialId: '' });
+        const altchaPath = /<altcha-widget[^>]*\bchallenge="([^"]+)"/i.exec(html)?.[1] ?? '/api/altcha/challenge';
+        const challengeRes = await fetch(new URL(altchaPath, this.o.identityUrl), { headers: { cookie: cookies.header() }, signal: AbortSignal.timeout(20_000) });
+        if (challengeRes.ok) {
+          const solved = await solveAltcha(await challengeRes.json());
+          form.set('altcha', solved.field);
+        } else {
+          this.o.log.warn(`no proof-of-work challenge (HTTP ${challengeRes.status}); trying without`);
+        }
+        const posted = await fetch(new URL(action, this.base), {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.header() },
+          body: form,
+          signal: AbortSignal.timeout(20_000),
+        });
+        code = codeFrom(posted.headers.get('location'));
+        if (!code) {
+          const message = loginPageMessage(await posted.text());
+          throw new LoginError(`myVaillant refused the login: ${message ?? `HTTP ${posted.status} without a code`}`);
+        }
+      }
+      await this.exchange({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, code_verifier: verifier, redirect_uri: REDIRECT_URI });
+      this.logins++;
+      this.lastError = undefined;
+      this.o.log.info(`logged in to myVaillant (${this.realm}) in ${Date.now() - t0} ms`);
+    } catch (err) {
+      this.lastError = err instanceof LoginError ? err.message : `the myVaillant login failed: ${(err as Error).message}`;
+      this.o.log.error(this.lastError);
+      throw new LoginError(this.lastError);
+    }
+  }
+
+  private async exchange(form: Record<string, string>): Promise<void> {
+    const res = await fetch(`${this.base}/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const body: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const b = body as { error?: string; error_description?: string } | undefined;
+      throw new LoginError(`token request refused (${res.status} ${b?.error_description ?? b?.error ?? ''})`.replace(/ \)$/, ')'));
+    }
+    const t = tokenShape.parse(body);
+    const now = this.o.clock.now();
+    this.o.secrets.add(t.access_token);
+    this.o.secrets.add(t.refresh_token);
+    this.access = { token: t.access_token, expiresAt: now + t.expires_in * 1000 };
+    this.refresh = { token: t.refresh_token, expiresAt: now + (t.refresh_expires_in || 30 * 86_400) * 1000 };
+    await this.o.store.write(this.storeName, { refreshToken: t.refresh_token, refreshExpiresAt: this.refresh.expiresAt });
+  }
+}
+
+function codeFrom(location: string | null): string | undefined {
+  if (!location) return undefined;
+  const m = /[?&]code=([^&]+)/.exec(location);
+  return m ? decodeURIComponent(m[1]!) : undefined;
+}
