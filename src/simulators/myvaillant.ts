@@ -27,6 +27,8 @@ export class MyVaillantSimulator {
   readonly requests: Array<{ method: string; path: string; body?: unknown }> = [];
   /** Every altcha solution is refused (like the portal when the proof-of-work is wrong). */
   rejectAltcha = false;
+  /** The next API call answers with this status (e.g. 503 during an outage). */
+  failNext?: number;
   private server?: Server;
   private secret = randomBytes(16);
   private sessions = new Map<string, { challenge: string; realm: string }>();
@@ -56,6 +58,10 @@ export class MyVaillantSimulator {
   /** From now on every API call answers 403 "Out of call volume quota" with Retry-After. */
   exhaustQuota(seconds: number): void {
     this.quotaUntil = Date.now() + seconds * 1000;
+  }
+
+  replenishQuota(): void {
+    this.quotaUntil = 0;
   }
 
   expireTokens(refreshToo = false): void {
@@ -174,6 +180,11 @@ export class MyVaillantSimulator {
       res.writeHead(403, { 'content-type': 'application/json', 'retry-after': String(left) });
       res.end(JSON.stringify({ statusCode: 403, message: `Out of call volume quota. Quota will be replenished in ${hms}.` }));
       return;
+    }
+    if (this.failNext) {
+      const status = this.failNext;
+      this.failNext = undefined;
+      return send(res, status, { message: 'Service Temporarily Unavailable' });
     }
     const method = req.method ?? 'GET';
     let m: RegExpExecArray | null;

@@ -1,0 +1,112 @@
+// Calls to the myVaillant API under a request budget. A 403 "Out of call volume quota" or any
+// Retry-After stops every request until it has passed; 401 gets a fresh token once; 5xx backs
+// off. Requests are counted in a sliding hour so polling never spends the budget commands need.
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { VaillantSession } from './auth.js';
+
+export const API_URL = 'https://api.vaillant-group.com/service-connected-control/end-user-app-api/v1';
+const HOUR = 3_600_000;
+const HEADERS = {
+  'x-app-identifier': 'VAILLANT',
+  'x-client-locale': 'en-GB',
+  'x-idm-identifier': 'KEYCLOAK',
+  'accept-language': 'en-GB',
+  accept: 'application/json, text/plain, */*',
+  // The app's public API Management key, the same in every client of this API.
+  'ocp-apim-subscription-key': '1e0a2f3511fb4c5bbb1c7f9fedd20b1c',
+  'user-agent': 'okhttp/4.9.2',
+};
+
+export class ApiError extends Error {
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+/** "Quota will be replenished in 00:49:47" (or "3.11:17:14" with days) -> seconds. */
+export function replenishSeconds(message: string): number | undefined {
+  const m = /replenished in (?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})/.exec(message);
+  if (!m) return undefined;
+  return Number(m[1] ?? 0) * 86_400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
+export class VaillantApi {
+  private sent: number[] = [];
+  /** No request at all before this time (quota, Retry-After, outage back-off). */
+  pausedUntil = 0;
+  pauseReason?: string;
+  private failures = 0;
+
+  constructor(
+    private readonly o: { apiUrl: string; session: VaillantSession; clock: Clock; log: Logger; budgetPerHour: number },
+  ) {}
+
+  /** Requests made in the last hour. */
+  get usedThisHour(): number {
+    const now = this.o.clock.now();
+    this.sent = this.sent.filter((t) => now - t < HOUR);
+    return this.sent.length;
+  }
+
+  /** Whether `count` more requests fit the budget, keeping `reserve` for commands. */
+  fits(count: number, reserve = 0): boolean {
+    return this.o.clock.now() >= this.pausedUntil && this.usedThisHour + count + reserve <= this.o.budgetPerHour;
+  }
+
+  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    const now = this.o.clock.now();
+    if (now < this.pausedUntil) {
+      throw new ApiError(`requests to myVaillant are paused until ${new Date(this.pausedUntil).toISOString()} (${this.pauseReason})`);
+    }
+    if (this.usedThisHour >= this.o.budgetPerHour) {
+      throw new ApiError(`the budget of ${this.o.budgetPerHour} myVaillant requests per hour is spent`);
+    }
+    let res = await this.send(method, path, body);
+    if (res.status === 401) {
+      this.o.session.invalidate();
+      res = await this.send(method, path, body);
+    }
+    const text = await res.text();
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status === 403 && /quota/i.test(text)) {
+      const seconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : (replenishSeconds(text) ?? 3 * 3600);
+      this.pause(seconds, 'call volume quota exhausted');
+      throw new ApiError(`myVaillant quota exhausted; no requests for ${Math.round(seconds / 60)} min`, 403);
+    }
+    if (Number.isFinite(retryAfter) && retryAfter > 0) this.pause(retryAfter, `Retry-After from HTTP ${res.status}`);
+    if (res.status >= 500) {
+      this.failures++;
+      this.pause(Math.min(900, 30 * 2 ** (this.failures - 1)), `myVaillant answered ${res.status}`);
+      throw new ApiError(`myVaillant is unavailable (HTTP ${res.status})`, res.status);
+    }
+    if (!res.ok) throw new ApiError(`myVaillant refused ${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+    this.failures = 0;
+    if (!text) return {};
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ApiError(`myVaillant sent something that is not JSON for ${method} ${path}`);
+    }
+  }
+
+  private pause(seconds: number, reason: string): void {
+    const until = this.o.clock.now() + seconds * 1000;
+    if (until > this.pausedUntil) {
+      this.pausedUntil = until;
+      this.pauseReason = reason;
+      this.o.log.warn(`pausing myVaillant requests for ${Math.round(seconds)} s: ${reason}`);
+    }
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+    const token = await this.o.session.token();
+    this.sent.push(this.o.clock.now());
+    return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { ...HEADERS, authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(30_000),
+    });
+  }
+}

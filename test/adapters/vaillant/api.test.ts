@@ -1,0 +1,104 @@
+// The API client against the simulated portal: quota, budget, 401, outages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { VaillantApi, replenishSeconds } from '../../../src/adapters/vaillant/api.js';
+import { VaillantSession } from '../../../src/adapters/vaillant/auth.js';
+import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
+import { SimulatedClock } from '../../../src/core/clock.js';
+import { LogHub } from '../../../src/core/logger.js';
+import { Secrets } from '../../../src/core/secrets.js';
+import { Store } from '../../../src/core/store.js';
+import { tempDir } from '../../helpers/app.js';
+
+const FIX = 'test/fixtures/vaillant/current_power';
+const SYSTEM = '4f5dff076e0dd0245aa0993a3d6f0e38754dd926';
+
+async function setup(budget = 40) {
+  const sim = new MyVaillantSimulator({
+    users: [{ username: 'u@example.com', password: 'pw-123456' }],
+    homes: JSON.parse(readFileSync(`${FIX}/homes.json`, 'utf8')) as unknown[],
+    systems: { [SYSTEM]: JSON.parse(readFileSync(`${FIX}/${SYSTEM}/system.json`, 'utf8')) },
+    altchaCost: 200,
+  });
+  await sim.listen();
+  const clock = new SimulatedClock(Date.now());
+  const log = new LogHub({ level: 'error', secrets: new Secrets() }).child('vaillant');
+  const store = new Store(tempDir());
+  store.open();
+  const session = new VaillantSession({ username: 'u@example.com', password: 'pw-123456', brand: 'vaillant', country: 'germany', identityUrl: sim.identityUrl, clock, log, store, secrets: new Secrets() });
+  const api = new VaillantApi({ apiUrl: sim.apiUrl, session, clock, log, budgetPerHour: budget });
+  const apiCalls = () => sim.requests.filter((r) => r.path.startsWith('/service-connected-control')).length;
+  return { sim, clock, api, apiCalls };
+}
+
+test('replenish times in quota messages', () => {
+  assert.equal(replenishSeconds('Out of call volume quota. Quota will be replenished in 00:49:47.'), 2987);
+  assert.equal(replenishSeconds('Quota will be replenished in 3.11:17:14.'), 3 * 86400 + 11 * 3600 + 17 * 60 + 14);
+  assert.equal(replenishSeconds('Forbidden'), undefined);
+});
+
+test('a quota 403 stops every request until Retry-After has passed', async () => {
+  const { sim, clock, api, apiCalls } = await setup();
+  try {
+    assert.ok(Array.isArray(await api.request('GET', '/homes')));
+    sim.exhaustQuota(1800);
+    await assert.rejects(api.request('GET', `/systems/${SYSTEM}/tli`), /quota exhausted; no requests for 30 min/);
+    const calls = apiCalls();
+    clock.advance(29 * 60_000);
+    await assert.rejects(api.request('GET', '/homes'), /paused until/);
+    await assert.rejects(api.request('POST', `/systems/${SYSTEM}/tli/domestic-hot-water/255/boost`, {}), /paused until/);
+    assert.equal(apiCalls(), calls, 'nothing was sent while paused');
+    clock.advance(61_000);
+    sim.replenishQuota();
+    assert.ok(await api.request('GET', `/systems/${SYSTEM}/tli`));
+  } finally {
+    await sim.close();
+  }
+});
+
+test('a 401 gets a fresh token once; an outage backs off', async () => {
+  const { sim, clock, api } = await setup();
+  try {
+    await api.request('GET', '/homes');
+    sim.expireTokens();
+    assert.ok(await api.request('GET', '/homes'), 'retried with a refreshed token');
+    assert.ok(sim.requests.some((r) => r.path.endsWith('/openid-connect/token') && String(r.body).includes('grant_type=refresh_token')));
+    sim.failNext = 503;
+    await assert.rejects(api.request('GET', '/homes'), /unavailable \(HTTP 503\)/);
+    await assert.rejects(api.request('GET', '/homes'), /paused until/);
+    clock.advance(31_000);
+    assert.ok(await api.request('GET', '/homes'));
+  } finally {
+    await sim.close();
+  }
+});
+
+test('over a simulated day of polling every 120 s, the budget of 40 requests per hour is never exceeded', async () => {
+  const { clock, api, apiCalls, sim } = await setup(40);
+  try {
+    const sentAt: number[] = [];
+    const start = clock.now();
+    for (let t = 0; t < 86_400; t += 120) {
+      // The poll: a report, plus the live power every 10 minutes, keeping 4 for commands.
+      const wants = t % 600 === 0 ? 2 : 1;
+      if (api.fits(wants, 4)) {
+        await api.request('GET', `/systems/${SYSTEM}/tli`);
+        sentAt.push(clock.now());
+        if (wants === 2) {
+          await api.request('GET', `/hem/${SYSTEM}/mpc`);
+          sentAt.push(clock.now());
+        }
+      }
+      clock.advance(120_000);
+    }
+    let worst = 0;
+    for (const t of sentAt) worst = Math.max(worst, sentAt.filter((s) => s <= t && t - s < 3_600_000).length);
+    assert.ok(worst <= 40, `at most ${worst} requests in any hour`);
+    assert.ok(sentAt.length >= 800, `${sentAt.length} requests in the day: polling kept going`);
+    assert.equal(apiCalls(), sentAt.length);
+    assert.ok(clock.now() - start >= 86_400_000);
+  } finally {
+    await sim.close();
+  }
+});
