@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
+import { vaillantAccountOptions } from './adapters/vaillant/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
 
@@ -34,6 +35,7 @@ export const optionsSchema = z
     state_refresh_interval: z.number().int().min(10).max(86_400).default(300),
     givenergy: z.array(givenergyInverterOptions).default([]),
     givenergy_rest: givenergyRestOptions.optional(),
+    vaillant: z.array(vaillantAccountOptions).default([]),
     automation: automationOptions.optional(),
   })
   .strict()

@@ -3,6 +3,7 @@ import type { Options } from '../options.js';
 import type { Adapter, AdapterContext } from './adapter.js';
 import { GivEnergyAdapter } from './givenergy/adapter.js';
 import { GivTcpRestServer } from '../http/givtcp-rest.js';
+import { VaillantAdapter } from './vaillant/adapter.js';
 
 export type ContextFor = (module: string) => AdapterContext;
 
@@ -13,5 +14,6 @@ export function createAdapters(options: Options, contextFor: ContextFor): Adapte
   if (inverters.length && options.givenergy_rest) {
     adapters.push(new GivTcpRestServer(options.givenergy_rest, inverters, contextFor('givtcp-rest').log));
   }
+  adapters.push(...options.vaillant.map((o) => new VaillantAdapter(o, contextFor(`vaillant ${o.username}`))));
   return adapters;
 }

@@ -1,5 +1,7 @@
 import { DemoMeter } from './demo-meter.js';
 import { GivEnergyDongleSimulator } from './givenergy-dongle.js';
+import { readFileSync } from 'node:fs';
+import { MyVaillantSimulator } from './myvaillant.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
 // Each family adds its simulator here when it lands.
@@ -19,9 +21,20 @@ export async function startDemoSimulators(brokerPort: number): Promise<DemoSimul
   const dongle = new GivEnergyDongleSimulator({ live: true, armFirmware: 312, heartbeatMs: 60_000 });
   const donglePort = await dongle.listen();
   running.push({ name: `GivEnergy dongle (Gen3 hybrid ${dongle.inverterSerial}, one battery) on 127.0.0.1:${donglePort}`, stop: () => dongle.close() });
+  const data = (name: string) => JSON.parse(readFileSync(new URL(`./data/${name}`, import.meta.url), 'utf8')) as unknown;
+  const homes = data('vaillant-homes.json') as Array<{ systemId: string }>;
+  const vaillant = new MyVaillantSimulator({
+    users: [{ username: 'demo@example.com', password: 'demo-password' }],
+    homes,
+    systems: { [homes[0]!.systemId]: data('vaillant-system.json') as Record<string, unknown> },
+    lagMs: 20_000,
+  });
+  await vaillant.listen();
+  running.push({ name: `myVaillant cloud (login with ALTCHA, one heat pump) on ${vaillant.identityUrl}`, stop: () => vaillant.close() });
   return {
     names: running.map((s) => s.name),
     options: {
+      vaillant: [{ username: 'demo@example.com', password: 'demo-password', identity_url: vaillant.identityUrl, api_url: vaillant.apiUrl }],
       automation: DemoMeter.options(),
       givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
       givenergy_rest: { port: 6345 },

@@ -1,0 +1,117 @@
+// The Vaillant adapter end to end: simulated myVaillant cloud over HTTP -> adapter -> Mosquitto,
+// and every control as the HTTP request it must make.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { Recorder, eventually } from '../../helpers/mqtt-client.js';
+import { startApp } from '../../helpers/app.js';
+import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
+import type { VaillantAdapter } from '../../../src/adapters/vaillant/adapter.js';
+import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
+
+let broker: TestBroker;
+before(async () => (broker = await startTestBroker()));
+after(async () => broker.stop());
+
+const FIX = 'test/fixtures/vaillant/current_power';
+const SYSTEM = '4f5dff076e0dd0245aa0993a3d6f0e38754dd926';
+const S = 'vaillant_4f5dff07';
+
+async function setup(lagMs = 0) {
+  const sim = new MyVaillantSimulator({
+    users: [{ username: 'anna@example.com', password: 'secret-pw-42' }],
+    homes: JSON.parse(readFileSync(`${FIX}/homes.json`, 'utf8')) as unknown[],
+    systems: { [SYSTEM]: JSON.parse(readFileSync(`${FIX}/${SYSTEM}/system.json`, 'utf8')) },
+    altchaCost: 200,
+    lagMs,
+  });
+  await sim.listen();
+  const rec = await Recorder.connect(broker.port, ['energy2mqtt/#', 'homeassistant/device/#']);
+  const t = await startApp(broker.port, { vaillant: [{ username: 'anna@example.com', password: 'secret-pw-42', identity_url: sim.identityUrl, api_url: sim.apiUrl }] });
+  const adapter = t.app.adapters.find((a) => a.id.startsWith('vaillant/')) as VaillantAdapter;
+  const api = () => sim.requests.filter((r) => r.path.startsWith('/service-connected-control')).map((r) => ({ method: r.method, path: r.path.replace(/^.*\/v1/, ''), ...(r.body !== undefined ? { body: r.body } : {}) }));
+  return { sim, rec, t, adapter, api, stop: async () => (await t.stop(), await rec.close(), await sim.close()) };
+}
+
+test('the system report becomes entities with the right values, and discovery HA accepts', async () => {
+  const s = await setup();
+  try {
+    const state = async (topic: string) => (await s.rec.waitFor(`energy2mqtt/${topic}`)).payload;
+    assert.equal(await state(`${S}/outdoor_temperature`), '8');
+    assert.equal(await state(`${S}/water_pressure`), '1.3');
+    assert.equal(await state(`${S}/energy_manager_state`), 'HEATING');
+    assert.equal(await state(`${S}/flow_temperature`), 'None', 'absent in this report: unknown, not 0');
+    assert.equal(await state(`${S}_zone_0/room_temperature`), '23.3');
+    assert.equal(await state(`${S}_zone_0/heating_mode`), 'TIME_CONTROLLED');
+    assert.equal(await state(`${S}_dhw_255/temperature`), '43');
+    assert.equal(await state(`${S}_dhw_255/setpoint`), '48');
+    assert.equal(await state(`${S}_dhw_255/boost`), 'OFF');
+    for (const id of [S, `${S}_zone_0`, `${S}_dhw_255`]) {
+      const m = await s.rec.waitFor(`homeassistant/device/${id}/config`, (p) => p !== '');
+      assert.deepEqual(deviceDiscoveryProblems(m.topic, JSON.parse(m.payload)), [], id);
+    }
+    const all = s.rec.messages.map((m) => m.payload).join('\n') + s.t.logs.join('');
+    assert.ok(!all.includes('secret-pw-42'), 'the password is in no message and no log line');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('each control makes the right HTTP request', async () => {
+  const s = await setup();
+  try {
+    await s.rec.waitFor(`energy2mqtt/${S}_dhw_255/boost`);
+    const cases: Array<[string, string, { method: string; path: string; body?: unknown }]> = [
+      [`${S}_dhw_255/boost`, 'ON', { method: 'POST', path: `/systems/${SYSTEM}/tli/domestic-hot-water/255/boost`, body: {} }],
+      [`${S}_dhw_255/boost`, 'OFF', { method: 'DELETE', path: `/systems/${SYSTEM}/tli/domestic-hot-water/255/boost` }],
+      [`${S}_dhw_255/setpoint`, '52', { method: 'PATCH', path: `/systems/${SYSTEM}/tli/domestic-hot-water/255/temperature`, body: { setpoint: 52 } }],
+      [`${S}_zone_0/heating_mode`, 'OFF', { method: 'PATCH', path: `/systems/${SYSTEM}/tli/zones/0/heating-operation-mode`, body: { operationMode: 'OFF' } }],
+      [`${S}_zone_0/quick_veto`, 'ON', { method: 'POST', path: `/systems/${SYSTEM}/tli/zones/0/quick-veto`, body: { desiredRoomTemperatureSetpoint: 22, duration: 3 } }],
+      [`${S}_zone_0/quick_veto`, 'OFF', { method: 'DELETE', path: `/systems/${SYSTEM}/tli/zones/0/quick-veto` }],
+    ];
+    for (const [topic, payload, expected] of cases) {
+      const before = s.api().length;
+      await s.rec.publish(`energy2mqtt/${topic}/set`, payload);
+      await eventually(() => s.api().length > before, 3000, `${topic} ${payload}`);
+      assert.deepEqual(s.api().at(-1), expected, `${topic} ${payload}`);
+    }
+    // The veto takes the temperature and duration set in HA.
+    await s.rec.publish(`energy2mqtt/${S}_zone_0/quick_veto_setpoint/set`, '23.5');
+    await s.rec.publish(`energy2mqtt/${S}_zone_0/quick_veto_duration/set`, '0.5');
+    await s.rec.waitFor(`energy2mqtt/${S}_zone_0/quick_veto_duration`, (p) => p === '0.5');
+    const before = s.api().length;
+    await s.rec.publish(`energy2mqtt/${S}_zone_0/quick_veto/set`, 'ON');
+    await eventually(() => s.api().length > before, 3000, 'veto');
+    assert.deepEqual(s.api().at(-1)!.body, { desiredRoomTemperatureSetpoint: 23.5, duration: 0.5 });
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a command is trusted while the report lags; a quota stop is shown and refuses commands', async () => {
+  const s = await setup(60_000);
+  try {
+    await s.rec.waitFor(`energy2mqtt/${S}_dhw_255/boost`, (p) => p === 'OFF');
+    await s.rec.publish(`energy2mqtt/${S}_dhw_255/boost/set`, 'ON');
+    await s.rec.waitFor(`energy2mqtt/${S}_dhw_255/boost`, (p) => p === 'ON');
+    const mark = s.rec.mark();
+    await s.adapter.poll(); // the report still says REGULAR (the cloud is a minute behind)
+    assert.equal(s.rec.last(`energy2mqtt/${S}_dhw_255/boost`)!.payload, 'ON', 'not contradicted by the lagging report');
+    assert.ok(!s.rec.messages.slice(mark).some((m) => m.topic.endsWith('/boost') && m.payload === 'OFF'));
+
+    s.sim.exhaustQuota(3600);
+    await s.adapter.poll();
+    const statusTopic = s.rec.messages.find((m) => m.topic.endsWith('/api_status'))!.topic;
+    await s.rec.waitFor(statusTopic, (p) => p === 'paused: call volume quota exhausted');
+    assert.ok(s.rec.messages.filter((m) => m.topic.endsWith('/paused_until')).at(-1)!.payload.startsWith('20'));
+    const before = s.api().length;
+    const eventMark = s.rec.mark();
+    await s.rec.publish(`energy2mqtt/${S}_dhw_255/boost/set`, 'OFF');
+    const event = JSON.parse((await s.rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('command_failed'), 3000, eventMark)).payload);
+    assert.match(event.reason, /myVaillant requests are paused \(call volume quota exhausted\)/);
+    assert.equal(s.api().length, before, 'nothing was sent during the quota stop');
+  } finally {
+    await s.stop();
+  }
+});
