@@ -75,10 +75,20 @@ test('under bad CRCs, garbage pages, null frames, split frames and latency, no w
   const { sim, client } = await setup();
   sim.faults = { latencyMs: 2, dropRate: 0, badCrcRate: 0.2, garbageRate: 0.2, exceptionRate: 0, nullFrameRate: 0.3, splitFrames: true };
   try {
+    let answered = 0;
     for (let i = 0; i < 200; i++) {
-      const values = await client.read(0x11, 0x04, 0, 60);
-      assert.deepEqual(values, sim.ir.slice(0, 60));
+      // With 36 % of answers spoiled, six spoiled tries in a row happen now and then: such a read
+      // fails with a clear error. What must never happen is a wrong value.
+      const values = await client.read(0x11, 0x04, 0, 60).catch((err: Error) => {
+        assert.match(err.message, /no valid answer to IR 0–59 at 0x11 after 6 tries/);
+        return undefined;
+      });
+      if (values) {
+        assert.deepEqual(values, sim.ir.slice(0, 60));
+        answered++;
+      }
     }
+    assert.ok(answered >= 190, `${answered} of 200 reads answered`);
     assert.ok(client.stats.crcErrors > 0 && client.stats.garbagePages > 0, JSON.stringify(client.stats));
   } finally {
     await client.stop();
