@@ -36,7 +36,25 @@ function typeOf(key: string, s: Json): string {
   }
 }
 
-function schemaOf(s: Json, depth: number): unknown {
+/** A union of objects (rule types) as one dict: every key, required only where all variants require it. */
+function mergeVariants(s: Json): Json {
+  const variants = (s.oneOf ?? s.anyOf) as Json[] | undefined;
+  if (!variants || !variants.every((v) => v.type === 'object')) return s;
+  const properties: Json = {};
+  for (const v of variants) {
+    for (const [key, prop] of Object.entries<Json>(v.properties ?? {})) {
+      const seen = properties[key] as Json | undefined;
+      const values = (p: Json | undefined) => (p?.const !== undefined ? [p.const] : (p?.enum as unknown[] | undefined));
+      if (seen && values(seen) && values(prop)) properties[key] = { enum: [...new Set([...values(seen)!, ...values(prop)!])] };
+      else properties[key] ??= prop;
+    }
+  }
+  const required = (variants[0]!.required as string[] ?? []).filter((k) => variants.every((v) => (v.required as string[] ?? []).includes(k)));
+  return { type: 'object', properties, required };
+}
+
+function schemaOf(input: Json, depth: number): unknown {
+  const s = mergeVariants(input);
   const out: Json = {};
   const required = new Set<string>(s.required ?? []);
   for (const [key, prop] of Object.entries<Json>(s.properties ?? {})) {
@@ -44,7 +62,7 @@ function schemaOf(s: Json, depth: number): unknown {
     if (prop.type === 'object') {
       out[key] = schemaOf(prop, depth + 1);
     } else if (prop.type === 'array') {
-      const item = prop.items as Json;
+      const item = mergeVariants(prop.items as Json);
       out[key] = [item.type === 'object' ? schemaOf(item, depth + 1) : typeOf(key, item) + '?'];
     } else {
       // The Supervisor requires every key that has a value in `options`; the rest are optional.

@@ -12,9 +12,10 @@ import type { Logger } from '../core/logger.js';
 import type { Secrets } from '../core/secrets.js';
 import type { Settings } from '../core/settings.js';
 import { HaClient, SUPERVISOR_WS } from './ha-client.js';
-import type { AutomationOptions, SourceOptions, SurplusSwitchOptions } from './options.js';
+import type { AutomationOptions, RuleOptions, SourceOptions, SurplusSwitchOptions } from './options.js';
 import type { Rule, RuleDecision } from './rule.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
+import { VaillantPvRule } from './rules/vaillant-pv.js';
 import { Source, readNumber, toBase } from './sources.js';
 import { computeSurplus, type SurplusSettings } from './surplus.js';
 import { createTarget, type Target } from './targets.js';
@@ -80,9 +81,8 @@ export class Engine {
     }
     const ctx = { clock: this.d.clock, log: this.d.log, timezone: this.timezone, settleTimeS: o.settle_time };
     for (const r of o.rules) {
-      const target = this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps());
-      const rule = new SurplusSwitchRule(r, target, ctx);
-      rule.adopt(this.d.clock.now());
+      const rule = this.createRule(r, ctx);
+      rule.adopt?.(this.d.clock.now());
       this.rules.push(rule);
     }
     this.dryRun = this.restore('automation', 'dry_run', o.dry_run) as boolean;
@@ -144,11 +144,22 @@ export class Engine {
     }
   }
 
+  /** One line per rule type: how the options become a rule. */
+  private createRule(r: RuleOptions, ctx: ConstructorParameters<typeof SurplusSwitchRule>[2]): Rule {
+    switch (r.type) {
+      case 'surplus_switch':
+        return new SurplusSwitchRule(r, this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps()), ctx);
+      case 'vaillant_pv':
+        if (!this.d.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
+        return new VaillantPvRule(r, this.d.bridge, ctx);
+    }
+  }
+
   // ---- sources and targets ----
 
   private needsHomeAssistant(): boolean {
     const o = this.d.options;
-    return !this.d.targetFor && (o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.target.ha_entity));
+    return !this.d.targetFor && (o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.type === 'surplus_switch' && r.target.ha_entity));
   }
 
   private connectHomeAssistant(): HaClient {
@@ -228,7 +239,7 @@ export class Engine {
     void this.d.settings?.set(scope, key, { value, base: fromOptions });
   }
 
-  private restoreRule(rule: Rule, o: SurplusSwitchOptions): void {
+  private restoreRule(rule: Rule, o: RuleOptions): void {
     const scope = `rule_${rule.slug}`;
     rule.enabled = this.restore(scope, 'enabled', o.enabled) as boolean;
     rule.mode = this.restore(scope, 'mode', o.mode) as string;
@@ -264,7 +275,7 @@ export class Engine {
     }
   }
 
-  private declareRuleControls(device: Device, rule: Rule, o: SurplusSwitchOptions, scope: string): void {
+  private declareRuleControls(device: Device, rule: Rule, o: RuleOptions, scope: string): void {
     const changed = () => this.evaluate();
     device
       .switch({
@@ -320,7 +331,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.tick?.cancel();
     for (const rule of this.rules) await rule.release();
-    for (const rule of this.rules) (rule as SurplusSwitchRule).dispose?.();
+    for (const rule of this.rules) rule.dispose?.();
     await this.ha?.stop();
   }
 }

@@ -74,7 +74,42 @@ export const surplusSwitchOptions = z
     path: ['schedule_start'],
   });
 
-export const ruleOptions = surplusSwitchOptions;
+/** Hot-water boost or heating quick veto of a Vaillant heat pump on surplus (the evcc sensonet strategy). */
+export const vaillantPvOptions = z
+  .object({
+    type: z.literal('vaillant_pv'),
+    name: z.string().min(1).max(60),
+    enabled: z.boolean().default(true),
+    /** The strategy (pvusestrategy), also a select in HA. */
+    mode: z.enum(['hotwater', 'heating', 'hotwater_then_heating']).default('hotwater_then_heating'),
+    priority: z.number().int().min(1).max(99).default(1),
+    /** What the heat pump draws when boosting: the surplus it needs. */
+    power_w: z.number().min(1).max(100_000).default(2000),
+    /** The myVaillant account (its username) whose system is steered. */
+    account: z.string().min(3),
+    /** The system, as the first 8 characters of its id (default: the first system). */
+    system: z.string().regex(/^[a-z0-9]{8}$/).optional(),
+    zone: z.number().int().min(0).max(15).default(0),
+    /** Boost only when the tank is more than this below its setpoint (°C). */
+    hotwater_threshold: z.number().min(0).max(30).default(5),
+    /** Quick veto at the zone's normal setpoint plus this (°C). */
+    veto_offset: z.number().min(0).max(10).default(2),
+    /** Quick veto length (minutes). */
+    veto_duration: z.number().int().min(10).max(720).default(30),
+    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
+    enable_delay: z.number().min(0).max(86_400).default(120),
+    disable_threshold_w: z.number().min(0).max(100_000).default(0),
+    disable_delay: z.number().min(0).max(86_400).default(300),
+    // Heat pumps want long runs: 20 minutes on and off, three starts an hour at most.
+    min_on: z.number().min(0).max(86_400).default(1200),
+    min_off: z.number().min(0).max(86_400).default(1200),
+    max_starts_per_hour: z.number().int().min(0).max(60).default(3),
+    // The add-on editor wants every rule's nested blocks present; a vaillant_pv rule has no target.
+    target: z.unknown().optional(),
+  })
+  .strict();
+
+export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions]);
 
 export const automationOptions = z
   .object({
@@ -118,6 +153,8 @@ export const automationOptions = z
 
 export type AutomationOptions = z.infer<typeof automationOptions>;
 export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
+export type VaillantPvOptions = z.infer<typeof vaillantPvOptions>;
+export type RuleOptions = z.infer<typeof ruleOptions>;
 export type SourceOptions = z.infer<typeof sourceOptions>;
 export type TargetOptions = z.infer<typeof targetOptions>;
 

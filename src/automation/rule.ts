@@ -59,5 +59,8 @@ export interface Rule {
   /** Gives control back: restores what the load was before the rule took it. */
   release(): Promise<void>;
   /** Switching still under way (the engine waits for it on stop and in tests). */
-  settled(): Promise<void>;
+  settled(): Promise<unknown>;
+  /** Takes over the state the load is in at start (optional). */
+  adopt?(now: number): void;
+  dispose?(): void;
 }

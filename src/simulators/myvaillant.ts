@@ -208,8 +208,11 @@ export class MyVaillantSimulator {
         if (method === 'DELETE') {
           zone.currentSpecialFunction = 'NONE';
           zone.quickVetoEndDateTime = '1970-01-01T00:00:00Z';
+          // Back to what the schedule asks for.
+          if (zone.__beforeVeto !== undefined) zone.desiredRoomTemperatureSetpoint = zone.__beforeVeto;
           return;
         }
+        if (zone.currentSpecialFunction !== 'QUICK_VETO') zone.__beforeVeto = zone.desiredRoomTemperatureSetpoint;
         zone.currentSpecialFunction = 'QUICK_VETO';
         if (body?.desiredRoomTemperatureSetpoint !== undefined) zone.desiredRoomTemperatureSetpoint = body.desiredRoomTemperatureSetpoint;
         // The portal rounds the duration to whole hours (users see 0.5 h become 1 h).

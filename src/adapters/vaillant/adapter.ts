@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { VaillantApi, ApiError } from './api.js';
 import { VaillantSession } from './auth.js';
 import type { VaillantAccountOptions } from './options.js';
-import { parseReport, type SystemReport } from './report.js';
+import { normalSetpoint, parseReport, type SystemReport } from './report.js';
 
 /** How long a command's effect is believed over a report that says otherwise. */
 export const TRUST_COMMAND_MS = 600_000;
@@ -135,6 +135,8 @@ export class VaillantAdapter implements Adapter {
       put(k('room_temperature'), zd.sensor({ key: 'room_temperature', name: 'Room temperature', ...t }));
       put(k('humidity'), zd.sensor({ key: 'humidity', name: 'Humidity', deviceClass: 'humidity', unit: '%', stateClass: 'measurement' }));
       put(k('desired_setpoint'), zd.sensor({ key: 'desired_setpoint', name: 'Desired temperature', ...t }));
+      // Desired reads 0 in eco periods; this is the setpoint the zone normally heats to now.
+      put(k('normal_setpoint'), zd.sensor({ key: 'normal_setpoint', name: 'Normal temperature', ...t }));
       put(k('special_function'), zd.sensor({ key: 'special_function', name: 'Special function', icon: 'mdi:star-four-points-outline' }));
       put(k('quick_veto_end'), zd.sensor({ key: 'quick_veto_end', name: 'Quick veto end', deviceClass: 'timestamp' }));
       const settingSchema = z.number();
@@ -183,6 +185,7 @@ export class VaillantAdapter implements Adapter {
       set(k('room_temperature'), zone.roomTemperature);
       set(k('humidity'), zone.humidity);
       set(k('desired_setpoint'), zone.desiredSetpoint);
+      set(k('normal_setpoint'), normalSetpoint(zone, new Date(now)));
       set(k('special_function'), zone.specialFunction);
       set(k('quick_veto_end'), zone.quickVetoEnd?.toISOString());
       set(k('quick_veto'), zone.specialFunction === undefined ? undefined : zone.specialFunction === 'QUICK_VETO');

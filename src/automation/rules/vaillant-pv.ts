@@ -1,0 +1,228 @@
+// PV surplus into a Vaillant heat pump (the evcc "sensonet" strategy): hot-water boost or a
+// heating quick veto while there is surplus, cancelled when the engine says stop. It acts only
+// through the Vaillant adapter's entities, i.e. the bridge's command path, and it never touches a
+// boost or veto the user started by hand.
+import type { Bridge } from '../../core/bridge.js';
+import { OnOffController } from '../controllers/on-off.js';
+import type { VaillantPvOptions } from '../options.js';
+import { slugOf } from '../options.js';
+import type { Rule, RuleContext, RuleDecision, RuleInput, RuleSetting } from '../rule.js';
+
+type QuickMode = 'boost' | 'veto';
+
+interface HeatPumpState {
+  tank?: number;
+  tankSetpoint?: number;
+  boostOn?: boolean;
+  vetoOn?: boolean;
+  normalSetpoint?: number;
+}
+
+export class VaillantPvRule implements Rule {
+  readonly slug: string;
+  readonly name: string;
+  readonly model = 'Vaillant PV';
+  readonly modes = ['hotwater', 'heating', 'hotwater_then_heating'] as const;
+  enabled: boolean;
+  mode: string;
+  readonly settings: RuleSetting[];
+  private readonly controller: OnOffController;
+  private powerW: number;
+  private prio: number;
+  private enableThresholdW: number;
+  private disableThresholdW: number;
+  private threshold: number;
+  private offset: number;
+  private durationMin: number;
+  /** The quick mode this rule started (never one the user started). */
+  private owned?: { kind: QuickMode; since: number; seenRunning: boolean };
+  private inFlight: Promise<unknown> = Promise.resolve();
+  private failure?: string;
+  /** The zone's normal setpoint when the first veto started: later vetoes build on it, not on a
+   * report that may still show the previous veto's setpoint. Forgotten when the rule stops. */
+  private vetoBase?: number;
+  private startedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly o: VaillantPvOptions,
+    private readonly bridge: Bridge,
+    private readonly ctx: RuleContext,
+  ) {
+    this.slug = slugOf(o.name);
+    this.name = o.name;
+    this.enabled = o.enabled;
+    this.mode = o.mode;
+    this.powerW = o.power_w;
+    this.prio = o.priority;
+    this.enableThresholdW = o.enable_threshold_w;
+    this.disableThresholdW = o.disable_threshold_w;
+    this.threshold = o.hotwater_threshold;
+    this.offset = o.veto_offset;
+    this.durationMin = o.veto_duration;
+    this.controller = new OnOffController({ enableDelayS: o.enable_delay, disableDelayS: o.disable_delay, minOnS: o.min_on, minOffS: o.min_off, maxStartsPerHour: o.max_starts_per_hour });
+    const c = this.controller.settings;
+    const n = (key: string, name: string, min: number, max: number, step: number, unit: string, get: () => number, set: (v: number) => void, deviceClass?: string): RuleSetting => ({ key, name, min, max, step, unit, deviceClass, get, set });
+    this.settings = [
+      n('power_w', 'Heat pump power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
+      n('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
+      n('hotwater_threshold', 'Hot-water threshold', 0, 30, 0.5, '°C', () => this.threshold, (v) => (this.threshold = v), 'temperature_delta'),
+      n('veto_offset', 'Quick veto offset', 0, 10, 0.5, '°C', () => this.offset, (v) => (this.offset = v), 'temperature_delta'),
+      n('veto_duration', 'Quick veto duration', 10, 720, 5, 'min', () => this.durationMin, (v) => (this.durationMin = v), 'duration'),
+      n('enable_threshold_w', 'Enable threshold', -100_000, 100_000, 10, 'W', () => this.enableThresholdW, (v) => (this.enableThresholdW = v), 'power'),
+      n('enable_delay', 'Enable delay', 0, 86_400, 1, 's', () => c.enableDelayS, (v) => (c.enableDelayS = v), 'duration'),
+      n('disable_threshold_w', 'Disable threshold', 0, 100_000, 10, 'W', () => this.disableThresholdW, (v) => (this.disableThresholdW = v), 'power'),
+      n('disable_delay', 'Disable delay', 0, 86_400, 1, 's', () => c.disableDelayS, (v) => (c.disableDelayS = v), 'duration'),
+      n('min_on', 'Minimum on time', 0, 86_400, 1, 's', () => c.minOnS, (v) => (c.minOnS = v), 'duration'),
+      n('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
+      n('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
+    ];
+  }
+
+  priority(): number {
+    return this.prio;
+  }
+
+  /** The Vaillant devices this rule steers: `vaillant_<system>_dhw_255` and `..._zone_<n>`. */
+  private ids(): { dhw?: string; zone?: string } {
+    const all = this.bridge.allDevices().map((d) => d.id);
+    const system = this.o.system ?? all.map((id) => /^vaillant_([a-z0-9]{8})_(?:zone|dhw)_/.exec(id)?.[1]).find(Boolean);
+    if (!system) return {};
+    return {
+      dhw: all.find((id) => id.startsWith(`vaillant_${system}_dhw_`)),
+      zone: all.includes(`vaillant_${system}_zone_${this.o.zone}`) ? `vaillant_${system}_zone_${this.o.zone}` : undefined,
+    };
+  }
+
+  private read(): HeatPumpState {
+    const { dhw, zone } = this.ids();
+    const v = (device: string | undefined, key: string) => (device ? this.bridge.entity(device, key)?.value : undefined);
+    const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
+    const bool = (x: unknown) => (typeof x === 'boolean' ? x : undefined);
+    return {
+      tank: num(v(dhw, 'temperature')),
+      tankSetpoint: num(v(dhw, 'setpoint')),
+      boostOn: bool(v(dhw, 'boost')),
+      vetoOn: bool(v(zone, 'quick_veto')),
+      normalSetpoint: num(v(zone, 'normal_setpoint')),
+    };
+  }
+
+  evaluate({ now, surplus, dryRun }: RuleInput): RuleDecision {
+    const c = this.controller;
+    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision => ({
+      state,
+      reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last command failed: ${this.failure}` : ''),
+      nextChangeAt,
+      consumingW: c.on ? this.powerW : 0,
+      reservedW: state === 'waiting' || (c.on && now - this.startedAt < this.ctx.settleTimeS * 1000) ? this.powerW : 0,
+    });
+    if (!this.enabled) return { ...decide('off', 'disabled: the heat pump is left as the user had it'), consumingW: 0, reservedW: 0 };
+    if (!surplus.ok) {
+      if (c.forceOff(now)) this.stopOwned(dryRun);
+      return decide('blocked', `safe state, no quick mode: ${surplus.why}`);
+    }
+    const available = Math.round(surplus.watts);
+    const need = this.powerW + this.enableThresholdW;
+    const step = c.step(now, { start: available >= need, stop: available < -this.disableThresholdW });
+    if (step.changed && step.on) this.startedAt = now;
+    if (!step.on) {
+      if (step.changed) this.stopOwned(dryRun);
+      const timer = step.detail ? `; ${step.detail}` : '';
+      if (step.state === 'waiting') return decide('waiting', `waiting: ${available} W surplus covers the ${need} W it needs${timer}`, step.nextChangeAt);
+      if (step.state === 'blocked') return decide('blocked', `blocked: ${available} W surplus would start it, but ${step.detail}`, step.nextChangeAt);
+      return decide('off', step.changed ? `stopped: ${available < 0 ? `importing ${-available} W` : `${available} W surplus`}` : `off: ${available} W surplus is below the ${need} W it needs`);
+    }
+    const doing = this.steer(now, dryRun);
+    if (step.state === 'holding') return decide('holding', `holding: ${available < 0 ? `importing ${-available} W` : `${available} W surplus`}; ${step.detail}; ${doing}`, step.nextChangeAt);
+    return decide('on', `on: ${doing}`);
+  }
+
+  /** While on: keep the right quick mode running (and re-arm it), per the strategy. */
+  private steer(now: number, dryRun: boolean): string {
+    const s = this.read();
+    const tankCold = s.tank !== undefined && s.tankSetpoint !== undefined && s.tank < s.tankSetpoint - this.threshold;
+    let want: QuickMode | undefined;
+    if (this.mode === 'hotwater') want = tankCold ? 'boost' : undefined;
+    else if (this.mode === 'heating') want = 'veto';
+    else want = tankCold ? 'boost' : 'veto';
+    const owned = this.owned;
+    const isRunning = (kind: QuickMode) => (kind === 'boost' ? s.boostOn : s.vetoOn);
+    // The user's own boost or veto: leave it alone, and do not start another on top.
+    if (!owned && s.boostOn && want === 'boost') return "the user's hot-water boost is running; left alone";
+    if (!owned && s.vetoOn && want === 'veto') return "the user's quick veto is running; left alone";
+    if (owned && owned.kind !== want) {
+      // Cancel ours unless it already ended by itself (a boost stops when the tank is hot).
+      if (isRunning(owned.kind) !== false || !owned.seenRunning) this.command(owned.kind, false, dryRun);
+      this.owned = undefined;
+    }
+    if (!want) return `the tank (${s.tank ?? '?'} °C) is within ${this.threshold} °C of its ${s.tankSetpoint ?? '?'} °C setpoint: nothing to do`;
+    if (this.owned) {
+      const running = isRunning(want);
+      if (running) this.owned.seenRunning = true;
+      if (want === 'veto' && now - this.owned.since >= this.durationMin * 60_000) {
+        // The portal rounds the duration up; end our veto on time, then start the next one.
+        this.command('veto', false, dryRun);
+        this.owned = undefined;
+      } else if (running === false && (this.owned.seenRunning || now - this.owned.since > 15 * 60_000)) {
+        // It ended by itself (tank hot, veto over), or never showed up: arm again below.
+        this.owned = undefined;
+      } else {
+        return want === 'boost' ? `hot-water boost running (tank ${s.tank ?? '?'} °C, setpoint ${s.tankSetpoint ?? '?'} °C)` : `quick veto running (${Math.round((now - this.owned.since) / 60_000)} of ${this.durationMin} min)`;
+      }
+    }
+    if (want === 'veto') {
+      this.vetoBase ??= s.normalSetpoint;
+      if (this.vetoBase === undefined) return 'quick veto wanted, but the zone has no setpoint to start from';
+    }
+    this.command(want, true, dryRun);
+    this.owned = { kind: want, since: now, seenRunning: false };
+    return want === 'boost' ? `hot-water boost started (tank ${s.tank} °C, setpoint ${s.tankSetpoint} °C)` : `quick veto started at ${this.vetoSetpoint()} °C for ${this.durationMin} min`;
+  }
+
+  private vetoSetpoint(): number {
+    return Math.round((this.vetoBase! + this.offset) * 2) / 2;
+  }
+
+  private stopOwned(dryRun: boolean): void {
+    this.vetoBase = undefined;
+    if (!this.owned) return;
+    this.command(this.owned.kind, false, dryRun);
+    this.owned = undefined;
+  }
+
+  private command(kind: QuickMode, on: boolean, dryRun: boolean): void {
+    if (dryRun) return;
+    const { dhw, zone } = this.ids();
+    const device = kind === 'boost' ? dhw : zone;
+    if (!device) {
+      this.failure = `no Vaillant ${kind === 'boost' ? 'hot-water cylinder' : `zone ${this.o.zone}`} found`;
+      return;
+    }
+    this.inFlight = this.inFlight.then(async () => {
+      const send = async (key: string, payload: string) => {
+        const r = await this.bridge.command(device, key, payload, 'automation');
+        if (!r.ok) throw new Error(r.reason);
+      };
+      try {
+        if (kind === 'veto' && on && this.vetoBase !== undefined) {
+          await send('quick_veto_setpoint', String(this.vetoSetpoint()));
+          await send('quick_veto_duration', String(Math.max(0.5, Math.round((this.durationMin / 60) * 2) / 2)));
+        }
+        await send(kind === 'boost' ? 'boost' : 'quick_veto', on ? 'ON' : 'OFF');
+        this.failure = undefined;
+      } catch (err) {
+        this.failure = (err as Error).message;
+        this.ctx.log.warn(`${this.name}: ${kind} ${on ? 'start' : 'stop'} failed: ${this.failure}`);
+      }
+    });
+  }
+
+  async release(): Promise<void> {
+    this.stopOwned(false);
+    await this.inFlight;
+  }
+
+  settled(): Promise<unknown> {
+    return this.inFlight;
+  }
+}
