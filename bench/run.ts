@@ -3,6 +3,7 @@ import { startTestBroker } from '../test/helpers/broker.js';
 import { benchBridge } from './bridge.bench.js';
 import { benchAutomation } from './automation.bench.js';
 import { benchGivenergy } from './givenergy.bench.js';
+import { benchVaillant } from './vaillant.bench.js';
 import { printTable } from './stats.js';
 
 const broker = await startTestBroker();
@@ -11,6 +12,7 @@ try {
   printTable('Bridge (issue 2)', await benchBridge(broker));
   printTable('Automation (issue 3)', await benchAutomation(broker));
   printTable('GivEnergy (issue 4)', await benchGivenergy(broker));
+  printTable('Vaillant (issue 5)', await benchVaillant());
 } finally {
   await broker.stop();
 }

@@ -3,7 +3,7 @@
 // published so that what goes away is removed from HA, even across restarts.
 import { z } from 'zod';
 import { Device, type CommandSource, type DeviceHost, type DeviceInfo, type Entity } from './device.js';
-import { COMMAND_COMPONENTS, clip, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
+import { COMMAND_COMPONENTS, PART_COMPONENTS, clip, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
 import { ID_PATTERN } from './ha-rules.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MqttConnection, MqttMessage } from './mqtt-connection.js';
@@ -71,7 +71,7 @@ export class Bridge implements DeviceHost {
   constructor(private readonly o: BridgeOptions) {
     this.clock = o.clock ?? systemClock;
     this.base = o.baseTopic;
-    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set$`);
+    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set(?:/(mode|temperature|preset))?$`);
   }
 
   get connected(): boolean {
@@ -192,7 +192,11 @@ export class Bridge implements DeviceHost {
 
   // ---- commands ----
 
-  /** The one command path: HA commands, REST and automation rules all come through here. */
+  /**
+   * The one command path: HA commands, REST and automation rules all come through here. Commands
+   * to one device run one at a time, so a handler must not call this for its own device (it would
+   * wait for itself); it calls its adapter's actions directly.
+   */
   async command(deviceId: string, key: string, payload: Buffer | string, source: CommandSource): Promise<CommandResult> {
     const topic = `${this.topicOf(deviceId, key)}/set`;
     const entity = this.entity(deviceId, key);
@@ -260,7 +264,7 @@ export class Bridge implements DeviceHost {
     if (this.stopped) return;
     const conn = this.o.connection;
     try {
-      await conn.subscribe([`${this.base}/+/+/set`, `${this.o.discoveryPrefix}/status`, ...this.external.keys()], 1);
+      await conn.subscribe([`${this.base}/+/+/set`, `${this.base}/+/+/set/+`, `${this.o.discoveryPrefix}/status`, ...this.external.keys()], 1);
     } catch (err) {
       this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
@@ -288,7 +292,9 @@ export class Bridge implements DeviceHost {
         this.reject(msg.topic, msg.payload, 'mqtt', 'retained commands are ignored; publish commands without the retain flag');
         return;
       }
-      await this.command(match[1]!, match[2]!, msg.payload, 'mqtt');
+      // Climate and water heater: the part goes in front of the payload ("temperature 21.5").
+      const payload = match[3] ? Buffer.concat([Buffer.from(`${match[3]} `), msg.payload]) : msg.payload;
+      await this.command(match[1]!, match[2]!, payload, 'mqtt');
     } catch (err) {
       this.o.log.error({ err }, `handling a message on ${msg.topic} failed`);
     }
@@ -392,8 +398,18 @@ export class Bridge implements DeviceHost {
       const c = discoveryComponent(spec);
       c.unique_id = `energy2mqtt_${info.id}_${spec.key}`;
       c.default_entity_id = `${spec.component}.${entityIdPart(info.id)}_${spec.key}`;
-      if (spec.component !== 'button') c.state_topic = this.topicOf(info.id, spec.key);
-      if (COMMAND_COMPONENTS.has(spec.component)) c.command_topic = `${this.topicOf(info.id, spec.key)}/set`;
+      const stateTopic = this.topicOf(info.id, spec.key);
+      if (PART_COMPONENTS.has(spec.component)) {
+        Object.assign(c, {
+          mode_state_topic: stateTopic, mode_state_template: '{{ value_json.mode }}', mode_command_topic: `${stateTopic}/set/mode`,
+          temperature_state_topic: stateTopic, temperature_state_template: '{{ value_json.target }}', temperature_command_topic: `${stateTopic}/set/temperature`,
+          current_temperature_topic: stateTopic, current_temperature_template: '{{ value_json.current }}',
+        });
+        if (c.preset_modes) Object.assign(c, { preset_mode_state_topic: stateTopic, preset_mode_value_template: '{{ value_json.preset }}', preset_mode_command_topic: `${stateTopic}/set/preset` });
+      } else {
+        if (spec.component !== 'button') c.state_topic = stateTopic;
+        if (COMMAND_COMPONENTS.has(spec.component)) c.command_topic = `${stateTopic}/set`;
+      }
       cmps[spec.key] = c;
     }
     return {

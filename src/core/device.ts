@@ -1,6 +1,6 @@
 // A device as HA shows it, and the entities it holds. Adapters create them through the bridge.
 import {
-  commandSchema, type BinarySensorSpec, type ButtonSpec, type CommandOf, type EntitySpec, type NumberSpec,
+  commandSchema, type BinarySensorSpec, type ButtonSpec, type ClimateSpec, type WaterHeaterSpec, type CommandOf, type EntitySpec, type NumberSpec,
   type SelectSpec, type SensorSpec, type SwitchSpec, type TextSpec, type TimeSpec, type ValueOf,
 } from './entity.js';
 import type { z } from 'zod';
@@ -112,6 +112,12 @@ export class Device {
   }
   time(spec: WithCommand<TimeSpec>): Entity<TimeSpec> {
     return this.commanded<TimeSpec>('time', spec);
+  }
+  climate(spec: WithCommand<ClimateSpec>): Entity<ClimateSpec> {
+    return this.commanded<ClimateSpec>('climate', spec);
+  }
+  waterHeater(spec: WithCommand<WaterHeaterSpec>): Entity<WaterHeaterSpec> {
+    return this.commanded<WaterHeaterSpec>('water_heater', spec);
   }
 
   private commanded<S extends EntitySpec>(component: S['component'], spec: WithCommand<S>): Entity<S> {

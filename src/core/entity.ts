@@ -63,12 +63,40 @@ export interface TimeSpec extends CommonSpec {
   component: 'time';
 }
 
+/** A thermostat: its state is JSON {mode, target, current, preset}; commands come per part. */
+export interface ClimateSpec extends CommonSpec {
+  component: 'climate';
+  /** HA hvac modes, e.g. ['auto', 'heat', 'off']. */
+  modes: readonly string[];
+  presets?: readonly string[];
+  minTemp: number;
+  maxTemp: number;
+  tempStep: number;
+}
+/** A water heater: state JSON {mode, target, current}; commands per part. */
+export interface WaterHeaterSpec extends CommonSpec {
+  component: 'water_heater';
+  /** HA water-heater modes, from off, eco, electric, gas, heat_pump, high_demand, performance. */
+  modes: readonly string[];
+  minTemp: number;
+  maxTemp: number;
+}
+
 export type EntitySpec =
-  | SensorSpec | BinarySensorSpec | SwitchSpec | NumberSpec | SelectSpec | ButtonSpec | TextSpec | TimeSpec;
+  | SensorSpec | BinarySensorSpec | SwitchSpec | NumberSpec | SelectSpec | ButtonSpec | TextSpec | TimeSpec | ClimateSpec | WaterHeaterSpec;
 export type Component = EntitySpec['component'];
 
 /** The value an entity holds (null = unknown). */
-export type ValueOf<S extends EntitySpec> = S extends SensorSpec
+export interface ThermostatState {
+  mode?: string | null;
+  target?: number | null;
+  current?: number | null;
+  preset?: string | null;
+}
+
+export type ValueOf<S extends EntitySpec> = S extends ClimateSpec | WaterHeaterSpec
+  ? ThermostatState | null
+  : S extends SensorSpec
   ? number | string | null
   : S extends BinarySensorSpec | SwitchSpec
     ? boolean | null
@@ -79,7 +107,12 @@ export type ValueOf<S extends EntitySpec> = S extends SensorSpec
         : string | null;
 
 /** What a command carries once parsed. */
-export type CommandOf<S extends EntitySpec> = S extends SwitchSpec
+/** A command to one part of a climate or water heater. */
+export type PartCommand = { part: 'mode' | 'temperature' | 'preset'; value: string | number };
+
+export type CommandOf<S extends EntitySpec> = S extends ClimateSpec | WaterHeaterSpec
+  ? PartCommand
+  : S extends SwitchSpec
   ? boolean
   : S extends NumberSpec
     ? number
@@ -87,7 +120,11 @@ export type CommandOf<S extends EntitySpec> = S extends SwitchSpec
       ? 'PRESS'
       : string;
 
-export const COMMAND_COMPONENTS: ReadonlySet<Component> = new Set(['switch', 'number', 'select', 'button', 'text', 'time']);
+export const COMMAND_COMPONENTS: ReadonlySet<Component> = new Set(['switch', 'number', 'select', 'button', 'text', 'time', 'climate', 'water_heater']);
+/** Components whose commands arrive per part on <entity>/set/<part>. */
+export const PART_COMPONENTS: ReadonlySet<Component> = new Set(['climate', 'water_heater']);
+const WATER_HEATER_MODES = ['off', 'eco', 'electric', 'gas', 'heat_pump', 'high_demand', 'performance'];
+const HVAC_MODES = ['auto', 'off', 'cool', 'heat', 'dry', 'fan_only', 'heat_cool'];
 export const KEY_PATTERN = /^[a-z0-9_]+$/;
 const RESERVED_KEYS = new Set(['availability', 'set', 'bridge']);
 /** Longest command payload read at all; anything longer is rejected before parsing. */
@@ -128,6 +165,11 @@ export function specProblems(spec: EntitySpec): string[] {
     if (!(spec.step >= 0.001)) problems.push('step must be at least 0.001');
   }
   if (spec.component === 'select' && spec.options.length === 0) problems.push('a select needs options');
+  if (spec.component === 'climate' || spec.component === 'water_heater') {
+    const allowed = spec.component === 'climate' ? HVAC_MODES : WATER_HEATER_MODES;
+    for (const m of spec.modes) if (!allowed.includes(m)) problems.push(`'${m}' is not a ${spec.component} mode`);
+    if (!(spec.minTemp < spec.maxTemp)) problems.push('minTemp must be below maxTemp');
+  }
   return problems;
 }
 
@@ -169,6 +211,15 @@ export function discoveryComponent(spec: EntitySpec): Record<string, unknown> {
       break;
     case 'time':
       break;
+    case 'climate':
+    case 'water_heater':
+      // One JSON state topic, read by templates; the bridge adds the topics.
+      Object.assign(c, { modes: spec.modes, min_temp: spec.minTemp, max_temp: spec.maxTemp, temperature_unit: 'C', precision: 0.5 });
+      if (spec.component === 'climate') {
+        c.temp_step = spec.tempStep;
+        if (spec.presets?.length) c.preset_modes = spec.presets.filter((p) => p !== 'none');
+      }
+      break;
   }
   return c;
 }
@@ -180,6 +231,9 @@ export function formatState(spec: EntitySpec, value: unknown): string {
     case 'binary_sensor':
     case 'switch':
       return value ? 'ON' : 'OFF';
+    case 'climate':
+    case 'water_heater':
+      return JSON.stringify(value);
     case 'sensor':
     case 'number': {
       if (typeof value !== 'number') return String(value);
@@ -238,6 +292,23 @@ export function commandSchema(spec: EntitySpec): z.ZodType<unknown> {
         }
         return `${m[1]}:${m[2]}:${m[3] ?? '00'}`;
       });
+    case 'climate':
+    case 'water_heater': {
+      // The bridge hands "<part> <payload>": mode, temperature or preset.
+      const modes = spec.modes;
+      const presets = spec.component === 'climate' ? (spec.presets ?? []) : [];
+      return z.string().transform((s, ctx) => {
+        const space = s.indexOf(' ');
+        const part = s.slice(0, space);
+        const value = s.slice(space + 1).trim();
+        if (part === 'mode' && modes.includes(value)) return { part, value };
+        if (part === 'preset' && presets.includes(value)) return { part, value };
+        if (part === 'temperature' && DECIMAL.test(value) && Number(value) >= spec.minTemp && Number(value) <= spec.maxTemp) return { part, value: Number(value) };
+        const allowed = part === 'mode' ? `one of: ${modes.join(', ')}` : part === 'preset' ? `one of: ${presets.join(', ')}` : part === 'temperature' ? `a temperature from ${spec.minTemp} to ${spec.maxTemp}` : 'set/mode, set/temperature or set/preset';
+        ctx.addIssue({ code: 'custom', message: `expected ${allowed}` });
+        return z.NEVER;
+      });
+    }
     default:
       return z.never({ message: `a ${spec.component} takes no commands` });
   }

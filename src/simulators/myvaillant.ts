@@ -228,6 +228,23 @@ export class MyVaillantSimulator {
       this.later(() => (cfg.tappingSetpoint = body!.setpoint));
       return send(res, 200, {});
     }
+    if (method === 'PATCH' && (m = /^\/systems\/([^/]+)\/tli\/domestic-hot-water\/(\d+)\/operation-mode$/.exec(path))) {
+      const cfg = this.report(m[1]!)?.configuration?.dhw?.find((d: Json) => d.index === Number(m![2]));
+      if (!cfg || !['TIME_CONTROLLED', 'MANUAL', 'OFF'].includes(body?.operationMode)) return send(res, 400, { message: 'invalid mode' });
+      this.later(() => (cfg.operationModeDhw = body!.operationMode));
+      return send(res, 200, {});
+    }
+    if (method === 'PATCH' && (m = /^\/systems\/([^/]+)\/tli\/zones\/(\d+)\/manual-mode-setpoint$/.exec(path))) {
+      const report = this.report(m[1]!);
+      const cfg = report?.configuration?.zones?.find((z: Json) => z.index === Number(m![2]));
+      const zone = report?.state?.zones?.find((z: Json) => z.index === Number(m![2]));
+      if (!cfg || typeof body?.setpoint !== 'number' || body.type !== 'HEATING') return send(res, 400, { message: 'invalid setpoint' });
+      this.later(() => {
+        cfg.heating.manualModeSetpointHeating = body!.setpoint;
+        if (zone) zone.desiredRoomTemperatureSetpoint = body!.setpoint;
+      });
+      return send(res, 200, {});
+    }
     if (method === 'PATCH' && (m = /^\/systems\/([^/]+)\/tli\/zones\/(\d+)\/heating-operation-mode$/.exec(path))) {
       const cfg = this.report(m[1]!)?.configuration?.zones?.find((z: Json) => z.index === Number(m![2]));
       if (!cfg || !['TIME_CONTROLLED', 'MANUAL', 'OFF'].includes(body?.operationMode)) return send(res, 400, { message: 'invalid mode' });

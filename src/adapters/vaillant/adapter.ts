@@ -18,6 +18,10 @@ export const TRUST_COMMAND_MS = 600_000;
 const COMMAND_RESERVE = 4;
 const MPC_EVERY_MS = 600_000;
 const HEATING_MODES = ['TIME_CONTROLLED', 'MANUAL', 'OFF'];
+/** Vaillant heating modes as HA hvac modes, and hot-water modes as HA water-heater modes. */
+const HVAC: Record<string, string> = { TIME_CONTROLLED: 'auto', MANUAL: 'heat', OFF: 'off' };
+const DHW_MODES: Record<string, string> = { TIME_CONTROLLED: 'eco', MANUAL: 'heat_pump', OFF: 'off' };
+const invert = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k]));
 
 interface SystemState {
   id: string;
@@ -152,6 +156,28 @@ export class VaillantAdapter implements Adapter {
         command: (on) => this.quickVeto(system, zone.index, on) }));
       put(k('heating_mode'), zd.select({ key: 'heating_mode', name: 'Heating mode', options: HEATING_MODES,
         command: (mode) => this.command(system, k('heating_mode'), mode, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/heating-operation-mode`, { operationMode: mode }) }));
+      // The zone as a thermostat card: auto / heat / off, a boost preset for the quick veto, and
+      // a temperature that is a quick veto in auto mode and the manual setpoint in heat mode.
+      put(k('climate'), zd.climate({ key: 'climate', name: 'Heating', modes: ['auto', 'heat', 'off'], presets: ['none', 'boost'], minTemp: 5, maxTemp: 30, tempStep: 0.5,
+        // Straight to the actions: going through the bridge again would queue behind this very command.
+        command: async ({ part, value }) => {
+          if (part === 'mode') {
+            const mode = invert(HVAC)[String(value)]!;
+            await this.command(system, k('heating_mode'), mode, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/heating-operation-mode`, { operationMode: mode });
+          } else if (part === 'preset') {
+            await this.quickVeto(system, zone.index, value === 'boost');
+          } else {
+            const mode = system.entities.get(k('heating_mode'))?.value;
+            if (mode === 'OFF') throw new Error('the zone is off; switch it to auto or heat first');
+            if (mode === 'MANUAL') {
+              await this.command(system, k('desired_setpoint'), value, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/manual-mode-setpoint`, { setpoint: value, type: 'HEATING' });
+            } else {
+              await this.ctx.settings.set(this.scope, k('veto_setpoint'), value);
+              system.entities.get(k('veto_setpoint'))?.update(value as never);
+              await this.quickVeto(system, zone.index, true);
+            }
+          }
+        } }));
     }
     for (const dhw of report.hotWater) {
       const d = b.device({ id: `vaillant_${system.short}_dhw_${dhw.index}`, name: `Vaillant hot water ${system.short}`, manufacturer: 'Vaillant', model: 'Hot-water cylinder' }, owner);
@@ -163,6 +189,22 @@ export class VaillantAdapter implements Adapter {
         command: (v) => this.command(system, k('setpoint'), v, 'PATCH', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/temperature`, { setpoint: Math.round(v) }) }));
       put(k('boost'), d.switch({ key: 'boost', name: 'Hot-water boost', icon: 'mdi:water-boiler-alert',
         command: (on) => this.command(system, k('boost'), on, on ? 'POST' : 'DELETE', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/boost`, on ? {} : undefined) }));
+      // The cylinder as a water-heater card: eco (time program), heat pump (manual), off, and
+      // high demand for the boost.
+      put(k('water_heater'), d.waterHeater({ key: 'water_heater', name: 'Hot water', modes: ['eco', 'heat_pump', 'off', 'high_demand'], minTemp: dhw.minSetpoint ?? 35, maxTemp: dhw.maxSetpoint ?? 70,
+        command: async ({ part, value }) => {
+          const boost = (on: boolean) => this.command(system, k('boost'), on, on ? 'POST' : 'DELETE', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/boost`, on ? {} : undefined);
+          if (part === 'temperature') {
+            const setpoint = Math.round(Number(value));
+            await this.command(system, k('setpoint'), setpoint, 'PATCH', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/temperature`, { setpoint });
+          } else if (value === 'high_demand') {
+            await boost(true);
+          } else {
+            if (system.entities.get(k('boost'))?.value === true) await boost(false);
+            const mode = invert(DHW_MODES)[String(value)]!;
+            await this.command(system, k('mode'), mode, 'PATCH', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/operation-mode`, { operationMode: mode });
+          }
+        } }));
     }
   }
 
@@ -199,6 +241,33 @@ export class VaillantAdapter implements Adapter {
       set(k('setpoint'), dhw.setpoint);
       set(k('boost'), dhw.specialFunction === undefined ? undefined : dhw.specialFunction === 'CYLINDER_BOOST');
     }
+    this.refreshComposites(system);
+  }
+
+  /** Thermostat and water-heater cards, from the entities they are made of. */
+  private refreshComposites(system: SystemState): void {
+    const e = (key: string) => system.entities.get(key)?.value;
+    const n = (v: unknown) => (typeof v === 'number' && v > 0 ? v : null);
+    for (const zone of system.report?.zones ?? []) {
+      const k = (key: string) => `zone_${zone.index}_${key}`;
+      const mode = e(k('heating_mode'));
+      const veto = e(k('quick_veto')) === true;
+      system.entities.get(k('climate'))?.update({
+        mode: typeof mode === 'string' ? (HVAC[mode] ?? null) : null,
+        target: veto ? n(e(k('veto_setpoint'))) : (n(e(k('desired_setpoint'))) ?? n(e(k('normal_setpoint')))),
+        current: n(e(k('room_temperature'))),
+        preset: veto ? 'boost' : 'none',
+      } as never);
+    }
+    for (const dhw of system.report?.hotWater ?? []) {
+      const k = (key: string) => `dhw_${dhw.index}_${key}`;
+      const mode = e(k('mode'));
+      system.entities.get(k('water_heater'))?.update({
+        mode: e(k('boost')) === true ? 'high_demand' : typeof mode === 'string' ? (DHW_MODES[mode] ?? null) : null,
+        target: n(e(k('setpoint'))),
+        current: n(e(k('temperature'))),
+      } as never);
+    }
   }
 
   // ---- commands ----
@@ -208,6 +277,7 @@ export class VaillantAdapter implements Adapter {
     await this.api.request(method, path, body);
     this.trusted.set(`${system.id}/${key}`, { value, until: this.ctx.clock.now() + TRUST_COMMAND_MS });
     system.entities.get(key)?.update(value as never);
+    this.refreshComposites(system);
     this.showStatus();
     return undefined;
   }

@@ -115,3 +115,47 @@ test('a command is trusted while the report lags; a quota stop is shown and refu
     await s.stop();
   }
 });
+
+test('the zone as a thermostat and the cylinder as a water heater: state, commands, refusals', async () => {
+  const s = await setup();
+  try {
+    // (Earlier tests on this broker left retained states: wait for this run's.)
+    const expectState = (topic: string, want: unknown) => s.rec.waitFor(`energy2mqtt/${topic}`, (p) => JSON.stringify(JSON.parse(p)) === JSON.stringify(want));
+    await expectState(`${S}_zone_0/climate`, { mode: 'auto', target: 20, current: 23.2875, preset: 'none' });
+    await expectState(`${S}_dhw_255/water_heater`, { mode: 'eco', target: 48, current: 43 });
+    const config = JSON.parse((await s.rec.waitFor(`homeassistant/device/${S}_zone_0/config`, (p) => p !== '')).payload);
+    assert.deepEqual(deviceDiscoveryProblems(`homeassistant/device/${S}_zone_0/config`, config), []);
+    assert.equal(config.cmps.climate.temperature_command_topic, `energy2mqtt/${S}_zone_0/climate/set/temperature`);
+    assert.deepEqual(config.cmps.climate.preset_modes, ['boost']);
+    const cases: Array<[string, string, string[]]> = [
+      [`${S}_zone_0/climate/set/temperature`, '21.5', [`POST /systems/${SYSTEM}/tli/zones/0/quick-veto {"desiredRoomTemperatureSetpoint":21.5,"duration":3}`]],
+      [`${S}_zone_0/climate/set/preset`, 'none', [`DELETE /systems/${SYSTEM}/tli/zones/0/quick-veto`]],
+      [`${S}_zone_0/climate/set/mode`, 'heat', [`PATCH /systems/${SYSTEM}/tli/zones/0/heating-operation-mode {"operationMode":"MANUAL"}`]],
+      [`${S}_zone_0/climate/set/temperature`, '19', [`PATCH /systems/${SYSTEM}/tli/zones/0/manual-mode-setpoint {"setpoint":19,"type":"HEATING"}`]],
+      [`${S}_dhw_255/water_heater/set/mode`, 'high_demand', [`POST /systems/${SYSTEM}/tli/domestic-hot-water/255/boost`]],
+      [`${S}_dhw_255/water_heater/set/temperature`, '52', [`PATCH /systems/${SYSTEM}/tli/domestic-hot-water/255/temperature {"setpoint":52}`]],
+      [`${S}_dhw_255/water_heater/set/mode`, 'heat_pump', [`DELETE /systems/${SYSTEM}/tli/domestic-hot-water/255/boost`, `PATCH /systems/${SYSTEM}/tli/domestic-hot-water/255/operation-mode {"operationMode":"MANUAL"}`]],
+    ];
+    const line = (r: { method: string; path: string; body?: unknown }) => `${r.method} ${r.path}${r.body && Object.keys(r.body as object).length ? ' ' + JSON.stringify(r.body) : ''}`;
+    for (const [topic, payload, expected] of cases) {
+      const want = expected;
+      const before = s.api().filter((r) => r.method !== 'GET').length;
+      await s.rec.publish(`energy2mqtt/${topic}`, payload);
+      await eventually(() => s.api().filter((r) => r.method !== 'GET').length >= before + want.length, 3000, `${topic} ${payload}`);
+      assert.deepEqual(s.api().filter((r) => r.method !== 'GET').slice(before).map(line), want, `${topic} ${payload}`);
+    }
+    await expectState(`${S}_dhw_255/water_heater`, { mode: 'heat_pump', target: 52, current: 43 });
+    for (const [topic, payload, reason] of [
+      [`${S}_dhw_255/water_heater/set/mode`, 'turbo', /expected one of: eco, heat_pump, off, high_demand/],
+      [`${S}_dhw_255/water_heater/set/temperature`, '99', /expected a temperature from 35 to 70/],
+      [`${S}_zone_0/climate/set/preset`, 'away', /expected one of: none, boost/],
+    ] as const) {
+      const mark = s.rec.mark();
+      await s.rec.publish(`energy2mqtt/${topic}`, payload);
+      const event = JSON.parse((await s.rec.waitFor('energy2mqtt/bridge/event', () => true, 3000, mark)).payload);
+      assert.match(event.reason, reason);
+    }
+  } finally {
+    await s.stop();
+  }
+});
