@@ -60,13 +60,23 @@ export class Store {
     const state: { running: Promise<void>; next?: unknown; hasNext: boolean } = { running: Promise.resolve(), hasNext: false };
     state.running = (async () => {
       let current: unknown = value;
-      for (;;) {
-        await this.writeNow(name, current);
-        if (!state.hasNext) break;
-        current = state.next;
-        state.hasNext = false;
+      try {
+        for (;;) {
+          await this.writeNow(name, current);
+          // Decide and unregister in the same tick: a write arriving later starts a new run
+          // instead of being folded into one that has already finished.
+          if (!state.hasNext) {
+            this.writes.delete(name);
+            return;
+          }
+          current = state.next;
+          state.hasNext = false;
+        }
+      } catch (err) {
+        this.writes.delete(name);
+        throw err;
       }
-    })().finally(() => this.writes.delete(name));
+    })();
     this.writes.set(name, state);
     return state.running;
   }

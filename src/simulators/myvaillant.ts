@@ -255,6 +255,8 @@ export class MyVaillantSimulator {
   }
 
   async close(): Promise<void> {
+    // Keep-alive sockets of the clients would otherwise hold close() open.
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

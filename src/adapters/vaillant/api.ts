@@ -64,6 +64,7 @@ export class VaillantApi {
     }
     let res = await this.send(method, path, body);
     if (res.status === 401) {
+      await res.arrayBuffer().catch(() => undefined); // release the connection
       this.o.session.invalidate();
       res = await this.send(method, path, body);
     }

@@ -176,8 +176,8 @@ export class VaillantSession {
       const page = await fetch(authorize, { redirect: 'manual', signal: AbortSignal.timeout(20_000) });
       cookies.take(page);
       let code = codeFrom(page.headers.get('location'));
+      const html = await page.text();
       if (!code) {
-        const html = await page.text();
         const action = /<form[^>]*\baction="([^"]+)"/i.exec(html)?.[1]?.replace(/&amp;/g, '&');
         if (!action) throw new LoginError(`the myVaillant login page has no login form (HTTP ${page.status})`);
         const form = new URLSearchParams({ username: this.o.username, password: this.o.password, credentialId: '' });
@@ -197,8 +197,9 @@ export class VaillantSession {
           signal: AbortSignal.timeout(20_000),
         });
         code = codeFrom(posted.headers.get('location'));
+        const postedPage = await posted.text(); // read it either way, so the connection is released
         if (!code) {
-          const message = loginPageMessage(await posted.text());
+          const message = loginPageMessage(postedPage);
           throw new LoginError(`myVaillant refused the login: ${message ?? `HTTP ${posted.status} without a code`}`);
         }
       }
