@@ -117,6 +117,10 @@ export class VaillantSession {
   private loggingIn?: Promise<void>;
   /** Why the last login failed, for the log and a diagnostic entity. */
   lastError?: string;
+  /** After a failed login, no new attempt before this (5 min, doubling to 1 h): a wrong password
+   * tried every poll gets accounts blocked. */
+  private loginNotBefore = 0;
+  private loginFailures = 0;
   logins = 0;
   readonly realm: string;
   private readonly storeName: string;
@@ -166,6 +170,9 @@ export class VaillantSession {
   }
 
   private async login(): Promise<void> {
+    if (this.o.clock.now() < this.loginNotBefore) {
+      throw new LoginError(`${this.lastError ?? 'the last login failed'}; next try at ${new Date(this.loginNotBefore).toISOString()}`);
+    }
     const t0 = Date.now();
     try {
       const { verifier, challenge } = pkcePair();
@@ -206,9 +213,13 @@ export class VaillantSession {
       await this.exchange({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, code_verifier: verifier, redirect_uri: REDIRECT_URI });
       this.logins++;
       this.lastError = undefined;
+      this.loginFailures = 0;
+      this.loginNotBefore = 0;
       this.o.log.info(`logged in to myVaillant (${this.realm}) in ${Date.now() - t0} ms`);
     } catch (err) {
       this.lastError = err instanceof LoginError ? err.message : `the myVaillant login failed: ${(err as Error).message}`;
+      this.loginFailures++;
+      this.loginNotBefore = this.o.clock.now() + Math.min(3_600_000, 300_000 * 2 ** (this.loginFailures - 1));
       this.o.log.error(this.lastError);
       throw new LoginError(this.lastError);
     }

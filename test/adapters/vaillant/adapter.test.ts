@@ -132,3 +132,19 @@ test('the zone as a thermostat and the cylinder as a water heater: state, comman
     await s.stop();
   }
 });
+
+test("a failed login is shown in the account's API status entity, in the portal's words", async () => {
+  const sim = new MyVaillantSimulator({ users: [{ username: 'anna@example.com', password: 'right-password' }], homes: [], systems: {}, altchaCost: 200 });
+  await sim.listen();
+  const rec = await Recorder.connect(broker.port, ['energy2mqtt/#']);
+  const t = await startApp(broker.port, { vaillant: [{ username: 'anna@example.com', password: 'wrong-password', identity_url: sim.identityUrl, api_url: sim.apiUrl }] });
+  try {
+    await eventually(() => rec.messages.some((m) => m.topic.endsWith('/api_status') && m.payload === 'myVaillant refused the login: Invalid username or password.'), 5000, 'the login error in the entity');
+    assert.ok(t.logs.some((l) => l.includes('myVaillant refused the login: Invalid username or password.')));
+    assert.ok(!t.logs.join('').includes('wrong-password'));
+  } finally {
+    await t.stop();
+    await rec.close();
+    await sim.close();
+  }
+});

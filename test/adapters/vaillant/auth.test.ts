@@ -121,6 +121,11 @@ test("a wrong password and a rejected proof-of-work fail with the portal's own w
     await assert.rejects(wrong.s.token(), (err: Error) => err instanceof LoginError && err.message === 'myVaillant refused the login: Invalid username or password.');
     assert.equal(wrong.s.lastError, 'myVaillant refused the login: Invalid username or password.');
     assert.ok(wrong.lines.some((l) => l.includes('Invalid username or password.')));
+    // No new attempt for 5 minutes: a wrong password tried at every poll gets accounts blocked.
+    const attempts = () => sim.requests.filter((r) => r.path.endsWith('/login-actions/authenticate')).length;
+    const tried = attempts();
+    await assert.rejects(wrong.s.token(), /Invalid username or password\.; next try at/);
+    assert.equal(attempts(), tried, 'not tried again yet');
     sim.rejectAltcha = true;
     const pow = session(sim);
     await assert.rejects(pow.s.token(), /myVaillant refused the login: Altcha verification failed/);
