@@ -3,6 +3,7 @@
 // for its load and acts only through its target. Device rules (hot-water boost, Tempo, EV modes,
 // water-heater servo) implement this too.
 import type { Clock } from '../core/clock.js';
+import type { OnOffSettings } from './controllers/on-off.js';
 import type { Logger } from '../core/logger.js';
 
 export interface RuleInput {
@@ -63,4 +64,29 @@ export interface Rule {
   /** Takes over the state the load is in at start (optional). */
   adopt?(now: number): void;
   dispose?(): void;
+}
+
+export function setting(key: string, name: string, min: number, max: number, step: number, unit: string, get: () => number, set: (v: number) => void, deviceClass?: string): RuleSetting {
+  return { key, name, min, max, step, unit, deviceClass, get, set };
+}
+
+/** Surplus thresholds an on/off rule keeps, changeable from HA. */
+export interface Thresholds {
+  /** Extra surplus beyond the load's power needed to start (W). */
+  enableW: number;
+  /** Import tolerated before stopping (W). */
+  disableW: number;
+}
+
+/** The settings every on/off rule shares: thresholds, delays and compressor protection. */
+export function onOffSettings(c: OnOffSettings, t: Thresholds): RuleSetting[] {
+  return [
+    setting('enable_threshold_w', 'Enable threshold', -100_000, 100_000, 10, 'W', () => t.enableW, (v) => (t.enableW = v), 'power'),
+    setting('enable_delay', 'Enable delay', 0, 86_400, 1, 's', () => c.enableDelayS, (v) => (c.enableDelayS = v), 'duration'),
+    setting('disable_threshold_w', 'Disable threshold', 0, 100_000, 10, 'W', () => t.disableW, (v) => (t.disableW = v), 'power'),
+    setting('disable_delay', 'Disable delay', 0, 86_400, 1, 's', () => c.disableDelayS, (v) => (c.disableDelayS = v), 'duration'),
+    setting('min_on', 'Minimum on time', 0, 86_400, 1, 's', () => c.minOnS, (v) => (c.minOnS = v), 'duration'),
+    setting('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
+    setting('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
+  ];
 }

@@ -4,7 +4,7 @@ import { OnOffController } from '../controllers/on-off.js';
 import { CronWindow } from '../controllers/schedule.js';
 import type { SurplusSwitchOptions } from '../options.js';
 import { slugOf } from '../options.js';
-import type { Rule, RuleContext, RuleDecision, RuleInput, RuleSetting } from '../rule.js';
+import { onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
 import type { Target } from '../targets.js';
 
 const MODES = ['surplus', 'on', 'off'] as const;
@@ -17,11 +17,10 @@ export class SurplusSwitchRule implements Rule {
   enabled: boolean;
   mode: string;
   readonly settings: RuleSetting[];
+  private readonly thresholds: Thresholds;
   private readonly controller: OnOffController;
   private readonly window?: CronWindow;
   private powerW: number;
-  private enableThresholdW: number;
-  private disableThresholdW: number;
   private prio: number;
   private startedAt = Number.NEGATIVE_INFINITY;
   /** What the load was before the rule first switched it (undefined: not taken over). */
@@ -40,8 +39,7 @@ export class SurplusSwitchRule implements Rule {
     this.enabled = o.enabled;
     this.mode = o.mode;
     this.powerW = o.power_w;
-    this.enableThresholdW = o.enable_threshold_w;
-    this.disableThresholdW = o.disable_threshold_w;
+    this.thresholds = { enableW: o.enable_threshold_w, disableW: o.disable_threshold_w };
     this.prio = o.priority;
     this.controller = new OnOffController({
       enableDelayS: o.enable_delay,
@@ -52,17 +50,10 @@ export class SurplusSwitchRule implements Rule {
     });
     if (o.schedule_start && o.schedule_end) this.window = new CronWindow(o.schedule_start, o.schedule_end, ctx.timezone);
     const c = this.controller.settings;
-    const number = (key: string, name: string, min: number, max: number, step: number, unit: string, get: () => number, set: (v: number) => void, deviceClass?: string): RuleSetting => ({ key, name, min, max, step, unit, deviceClass, get, set });
     this.settings = [
-      number('power_w', 'Load power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
-      number('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
-      number('enable_threshold_w', 'Enable threshold', -100_000, 100_000, 10, 'W', () => this.enableThresholdW, (v) => (this.enableThresholdW = v), 'power'),
-      number('enable_delay', 'Enable delay', 0, 86_400, 1, 's', () => c.enableDelayS, (v) => (c.enableDelayS = v), 'duration'),
-      number('disable_threshold_w', 'Disable threshold', 0, 100_000, 10, 'W', () => this.disableThresholdW, (v) => (this.disableThresholdW = v), 'power'),
-      number('disable_delay', 'Disable delay', 0, 86_400, 1, 's', () => c.disableDelayS, (v) => (c.disableDelayS = v), 'duration'),
-      number('min_on', 'Minimum on time', 0, 86_400, 1, 's', () => c.minOnS, (v) => (c.minOnS = v), 'duration'),
-      number('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
-      number('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
+      setting('power_w', 'Load power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
+      setting('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
+      ...onOffSettings(c, this.thresholds),
     ];
   }
 
@@ -109,8 +100,8 @@ export class SurplusSwitchRule implements Rule {
     }
 
     const available = Math.round(surplus.watts);
-    const need = this.powerW + this.enableThresholdW;
-    const tolerance = this.disableThresholdW;
+    const need = this.powerW + this.thresholds.enableW;
+    const tolerance = this.thresholds.disableW;
     const step = c.step(now, { start: available >= need, stop: available < -tolerance });
     if (step.changed) this.switch(step.on, now, dryRun);
     const timer = step.detail ? `; ${step.detail}` : '';

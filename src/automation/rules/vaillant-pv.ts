@@ -6,7 +6,7 @@ import type { Bridge } from '../../core/bridge.js';
 import { OnOffController } from '../controllers/on-off.js';
 import type { VaillantPvOptions } from '../options.js';
 import { slugOf } from '../options.js';
-import type { Rule, RuleContext, RuleDecision, RuleInput, RuleSetting } from '../rule.js';
+import { onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
 
 type QuickMode = 'boost' | 'veto';
 
@@ -26,11 +26,10 @@ export class VaillantPvRule implements Rule {
   enabled: boolean;
   mode: string;
   readonly settings: RuleSetting[];
+  private readonly thresholds: Thresholds;
   private readonly controller: OnOffController;
   private powerW: number;
   private prio: number;
-  private enableThresholdW: number;
-  private disableThresholdW: number;
   private threshold: number;
   private offset: number;
   private durationMin: number;
@@ -54,27 +53,19 @@ export class VaillantPvRule implements Rule {
     this.mode = o.mode;
     this.powerW = o.power_w;
     this.prio = o.priority;
-    this.enableThresholdW = o.enable_threshold_w;
-    this.disableThresholdW = o.disable_threshold_w;
+    this.thresholds = { enableW: o.enable_threshold_w, disableW: o.disable_threshold_w };
     this.threshold = o.hotwater_threshold;
     this.offset = o.veto_offset;
     this.durationMin = o.veto_duration;
     this.controller = new OnOffController({ enableDelayS: o.enable_delay, disableDelayS: o.disable_delay, minOnS: o.min_on, minOffS: o.min_off, maxStartsPerHour: o.max_starts_per_hour });
     const c = this.controller.settings;
-    const n = (key: string, name: string, min: number, max: number, step: number, unit: string, get: () => number, set: (v: number) => void, deviceClass?: string): RuleSetting => ({ key, name, min, max, step, unit, deviceClass, get, set });
     this.settings = [
-      n('power_w', 'Heat pump power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
-      n('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
-      n('hotwater_threshold', 'Hot-water threshold', 0, 30, 0.5, '°C', () => this.threshold, (v) => (this.threshold = v), 'temperature_delta'),
-      n('veto_offset', 'Quick veto offset', 0, 10, 0.5, '°C', () => this.offset, (v) => (this.offset = v), 'temperature_delta'),
-      n('veto_duration', 'Quick veto duration', 10, 720, 5, 'min', () => this.durationMin, (v) => (this.durationMin = v), 'duration'),
-      n('enable_threshold_w', 'Enable threshold', -100_000, 100_000, 10, 'W', () => this.enableThresholdW, (v) => (this.enableThresholdW = v), 'power'),
-      n('enable_delay', 'Enable delay', 0, 86_400, 1, 's', () => c.enableDelayS, (v) => (c.enableDelayS = v), 'duration'),
-      n('disable_threshold_w', 'Disable threshold', 0, 100_000, 10, 'W', () => this.disableThresholdW, (v) => (this.disableThresholdW = v), 'power'),
-      n('disable_delay', 'Disable delay', 0, 86_400, 1, 's', () => c.disableDelayS, (v) => (c.disableDelayS = v), 'duration'),
-      n('min_on', 'Minimum on time', 0, 86_400, 1, 's', () => c.minOnS, (v) => (c.minOnS = v), 'duration'),
-      n('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
-      n('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
+      setting('power_w', 'Heat pump power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
+      setting('priority', 'Priority', 1, 99, 1, '', () => this.prio, (v) => (this.prio = v)),
+      setting('hotwater_threshold', 'Hot-water threshold', 0, 30, 0.5, '°C', () => this.threshold, (v) => (this.threshold = v), 'temperature_delta'),
+      setting('veto_offset', 'Quick veto offset', 0, 10, 0.5, '°C', () => this.offset, (v) => (this.offset = v), 'temperature_delta'),
+      setting('veto_duration', 'Quick veto duration', 10, 720, 5, 'min', () => this.durationMin, (v) => (this.durationMin = v), 'duration'),
+      ...onOffSettings(c, this.thresholds),
     ];
   }
 
@@ -122,8 +113,8 @@ export class VaillantPvRule implements Rule {
       return decide('blocked', `safe state, no quick mode: ${surplus.why}`);
     }
     const available = Math.round(surplus.watts);
-    const need = this.powerW + this.enableThresholdW;
-    const step = c.step(now, { start: available >= need, stop: available < -this.disableThresholdW });
+    const need = this.powerW + this.thresholds.enableW;
+    const step = c.step(now, { start: available >= need, stop: available < -this.thresholds.disableW });
     if (step.changed && step.on) this.startedAt = now;
     if (!step.on) {
       if (step.changed) this.stopOwned(dryRun);

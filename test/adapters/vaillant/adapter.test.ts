@@ -2,37 +2,18 @@
 // and every control as the HTTP request it must make.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { S, SYSTEM, vaillantSetup } from '../../helpers/vaillant.js';
 import { Recorder, eventually } from '../../helpers/mqtt-client.js';
 import { startApp } from '../../helpers/app.js';
 import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
-import type { VaillantAdapter } from '../../../src/adapters/vaillant/adapter.js';
 import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
 after(async () => broker.stop());
 
-const FIX = 'test/fixtures/vaillant/current_power';
-const SYSTEM = '4f5dff076e0dd0245aa0993a3d6f0e38754dd926';
-const S = 'vaillant_4f5dff07';
-
-async function setup(lagMs = 0) {
-  const sim = new MyVaillantSimulator({
-    users: [{ username: 'anna@example.com', password: 'secret-pw-42' }],
-    homes: JSON.parse(readFileSync(`${FIX}/homes.json`, 'utf8')) as unknown[],
-    systems: { [SYSTEM]: JSON.parse(readFileSync(`${FIX}/${SYSTEM}/system.json`, 'utf8')) },
-    altchaCost: 200,
-    lagMs,
-  });
-  await sim.listen();
-  const rec = await Recorder.connect(broker.port, ['energy2mqtt/#', 'homeassistant/device/#']);
-  const t = await startApp(broker.port, { vaillant: [{ username: 'anna@example.com', password: 'secret-pw-42', identity_url: sim.identityUrl, api_url: sim.apiUrl }] });
-  const adapter = t.app.adapters.find((a) => a.id.startsWith('vaillant/')) as VaillantAdapter;
-  const api = () => sim.requests.filter((r) => r.path.startsWith('/service-connected-control')).map((r) => ({ method: r.method, path: r.path.replace(/^.*\/v1/, ''), ...(r.body !== undefined ? { body: r.body } : {}) }));
-  return { sim, rec, t, adapter, api, stop: async () => (await t.stop(), await rec.close(), await sim.close()) };
-}
+const setup = (lagMs = 0) => vaillantSetup(broker.port, lagMs);
 
 test('the system report becomes entities with the right values, and discovery HA accepts', async () => {
   const s = await setup();
