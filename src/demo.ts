@@ -36,6 +36,8 @@ async function main(): Promise<void> {
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/#' -t 'homeassistant/#'`,
       'Watch the automation decide (a sunny day every 4 minutes):',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/rule_demo_boiler/#' -t demo/boiler/set`,
+      "The simulated GivEnergy inverter answers GivTCP's REST API too:",
+      '  curl http://127.0.0.1:6345/getCache',
       'Send a command, e.g. change the log level:',
       `  mosquitto_pub -h 127.0.0.1 -p ${port} -t energy2mqtt/bridge/log_level/set -m debug`,
       'Press Ctrl-C to stop.',
