@@ -3,7 +3,7 @@
 // for its load and acts only through its target. Device rules (hot-water boost, Tempo, EV modes,
 // water-heater servo) implement this too.
 import type { Clock } from '../core/clock.js';
-import type { OnOffSettings } from './controllers/on-off.js';
+import { OnOffController, type OnOffSettings } from './controllers/on-off.js';
 import type { Logger } from '../core/logger.js';
 
 export interface RuleInput {
@@ -89,4 +89,41 @@ export function onOffSettings(c: OnOffSettings, t: Thresholds): RuleSetting[] {
     setting('min_off', 'Minimum off time', 0, 86_400, 1, 's', () => c.minOffS, (v) => (c.minOffS = v), 'duration'),
     setting('max_starts_per_hour', 'Maximum starts per hour', 0, 60, 1, '', () => c.maxStartsPerHour, (v) => (c.maxStartsPerHour = v)),
   ];
+}
+
+/** The options every on/off rule has for its controller. */
+export interface OnOffRuleOptions {
+  enable_delay: number;
+  disable_delay: number;
+  min_on: number;
+  min_off: number;
+  max_starts_per_hour: number;
+}
+
+export function onOffController(o: OnOffRuleOptions): OnOffController {
+  return new OnOffController({ enableDelayS: o.enable_delay, disableDelayS: o.disable_delay, minOnS: o.min_on, minOffS: o.min_off, maxStartsPerHour: o.max_starts_per_hour });
+}
+
+/**
+ * What an on/off rule tells the engine: it draws its power while on, and keeps that power
+ * reserved while it waits to start and, after a start, until the meter can show it.
+ */
+export function onOffDecision(d: {
+  state: string;
+  reason: string;
+  nextChangeAt?: number;
+  on: boolean;
+  powerW: number;
+  now: number;
+  startedAt: number;
+  settleTimeS: number;
+}): RuleDecision {
+  const settling = d.on && d.now - d.startedAt < d.settleTimeS * 1000;
+  return {
+    state: d.state,
+    reason: d.reason,
+    nextChangeAt: d.nextChangeAt,
+    consumingW: d.on ? d.powerW : 0,
+    reservedW: d.state === 'waiting' || settling ? d.powerW : 0,
+  };
 }

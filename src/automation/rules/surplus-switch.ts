@@ -1,10 +1,10 @@
 // "Surplus switch": any switch on and off with PV surplus, with the load's nominal power as the
 // surplus it needs, delays, compressor protection, an optional time window.
-import { OnOffController } from '../controllers/on-off.js';
+import type { OnOffController } from '../controllers/on-off.js';
 import { CronWindow } from '../controllers/schedule.js';
 import type { SurplusSwitchOptions } from '../options.js';
 import { slugOf } from '../options.js';
-import { onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
+import { onOffController, onOffDecision, onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
 import type { Target } from '../targets.js';
 
 const MODES = ['surplus', 'on', 'off'] as const;
@@ -41,13 +41,7 @@ export class SurplusSwitchRule implements Rule {
     this.powerW = o.power_w;
     this.thresholds = { enableW: o.enable_threshold_w, disableW: o.disable_threshold_w };
     this.prio = o.priority;
-    this.controller = new OnOffController({
-      enableDelayS: o.enable_delay,
-      disableDelayS: o.disable_delay,
-      minOnS: o.min_on,
-      minOffS: o.min_off,
-      maxStartsPerHour: o.max_starts_per_hour,
-    });
+    this.controller = onOffController(o);
     if (o.schedule_start && o.schedule_end) this.window = new CronWindow(o.schedule_start, o.schedule_end, ctx.timezone);
     const c = this.controller.settings;
     this.settings = [
@@ -70,13 +64,11 @@ export class SurplusSwitchRule implements Rule {
   evaluate({ now, surplus, dryRun }: RuleInput): RuleDecision {
     const c = this.controller;
     const on = c.on;
-    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision => ({
-      state,
-      reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last switch failed: ${this.failure}` : ''),
-      nextChangeAt,
-      consumingW: c.on ? this.powerW : 0,
-      reservedW: state === 'waiting' || (c.on && now - this.startedAt < this.ctx.settleTimeS * 1000) ? this.powerW : 0,
-    });
+    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision =>
+      onOffDecision({
+        state, nextChangeAt, on: c.on, powerW: this.powerW, now, startedAt: this.startedAt, settleTimeS: this.ctx.settleTimeS,
+        reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last switch failed: ${this.failure}` : ''),
+      });
 
     if (!this.enabled) {
       // Released by the engine when it was disabled: the load is the user's again.

@@ -3,10 +3,10 @@
 // through the Vaillant adapter's entities, i.e. the bridge's command path, and it never touches a
 // boost or veto the user started by hand.
 import type { Bridge } from '../../core/bridge.js';
-import { OnOffController } from '../controllers/on-off.js';
+import type { OnOffController } from '../controllers/on-off.js';
 import type { VaillantPvOptions } from '../options.js';
 import { slugOf } from '../options.js';
-import { onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
+import { onOffController, onOffDecision, onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
 
 type QuickMode = 'boost' | 'veto';
 
@@ -57,7 +57,7 @@ export class VaillantPvRule implements Rule {
     this.threshold = o.hotwater_threshold;
     this.offset = o.veto_offset;
     this.durationMin = o.veto_duration;
-    this.controller = new OnOffController({ enableDelayS: o.enable_delay, disableDelayS: o.disable_delay, minOnS: o.min_on, minOffS: o.min_off, maxStartsPerHour: o.max_starts_per_hour });
+    this.controller = onOffController(o);
     const c = this.controller.settings;
     this.settings = [
       setting('power_w', 'Heat pump power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
@@ -100,13 +100,11 @@ export class VaillantPvRule implements Rule {
 
   evaluate({ now, surplus, dryRun }: RuleInput): RuleDecision {
     const c = this.controller;
-    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision => ({
-      state,
-      reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last command failed: ${this.failure}` : ''),
-      nextChangeAt,
-      consumingW: c.on ? this.powerW : 0,
-      reservedW: state === 'waiting' || (c.on && now - this.startedAt < this.ctx.settleTimeS * 1000) ? this.powerW : 0,
-    });
+    const decide = (state: string, reason: string, nextChangeAt?: number): RuleDecision =>
+      onOffDecision({
+        state, nextChangeAt, on: c.on, powerW: this.powerW, now, startedAt: this.startedAt, settleTimeS: this.ctx.settleTimeS,
+        reason: (dryRun ? '(dry run) ' : '') + reason + (this.failure ? `; last command failed: ${this.failure}` : ''),
+      });
     if (!this.enabled) return { ...decide('off', 'disabled: the heat pump is left as the user had it'), consumingW: 0, reservedW: 0 };
     if (!surplus.ok) {
       if (c.forceOff(now)) this.stopOwned(dryRun);
