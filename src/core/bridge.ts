@@ -3,8 +3,9 @@
 // published so that what goes away is removed from HA, even across restarts.
 import { z } from 'zod';
 import { Device, type CommandSource, type DeviceHost, type DeviceInfo, type Entity } from './device.js';
-import { COMMAND_COMPONENTS, PART_COMPONENTS, clip, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
+import { COMMAND_COMPONENTS, PART_COMPONENTS, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
 import { ID_PATTERN } from './ha-rules.js';
+import { clip, oneLine, shownPayload } from './outside-text.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MqttConnection, MqttMessage } from './mqtt-connection.js';
 import type { Logger } from './logger.js';
@@ -33,6 +34,7 @@ export interface BridgeOptions {
 }
 
 export type CommandResult = { ok: true } | { ok: false; reason: string };
+export type ExternalHandler = (payload: string, message: { retain: boolean }) => void;
 
 const recordShape = z.object({
   devices: z.record(
@@ -56,7 +58,7 @@ export class Bridge implements DeviceHost {
   private birthTimer?: TimerHandle;
   private listeners = new Set<UpdateListener>();
   /** Topics outside our own that the automation reads (user-configured sources and load states). */
-  private external = new Map<string, Set<(payload: string) => void>>();
+  private external = new Map<string, Set<ExternalHandler>>();
   private readonly clock: Clock;
   private readonly base: string;
   private readonly commandPattern: RegExp;
@@ -141,7 +143,7 @@ export class Bridge implements DeviceHost {
   }
 
   /** Follows a user-configured topic (exact name); subscribed again after every reconnect. */
-  subscribeExternal(topic: string, handler: (payload: string) => void): () => void {
+  subscribeExternal(topic: string, handler: ExternalHandler): () => void {
     let handlers = this.external.get(topic);
     if (!handlers) {
       handlers = new Set();
@@ -158,7 +160,7 @@ export class Bridge implements DeviceHost {
    * (see publish()). Not connected means not sent, and the caller hears so.
    */
   async publishExternal(topic: string, payload: string): Promise<void> {
-    if (!(await this.o.connection.publish(topic, this.o.secrets.scrub(payload), { qos: 0 }))) {
+    if (!(await this.o.connection.publish(topic, payload, { qos: 0 }))) {
       throw new Error(`not connected to the MQTT broker, ${topic} not sent`);
     }
   }
@@ -233,22 +235,27 @@ export class Bridge implements DeviceHost {
       return { ok: true };
     } catch (err) {
       const reason = (err as Error).message || String(err);
-      this.o.log.warn(`command on ${topic} failed: ${reason}`);
-      this.event({ type: 'command_failed', topic, payload: describePayload(payload), reason, source });
+      this.o.log.warn(`command on ${topic} failed: ${oneLine(clip(reason))}`);
+      this.event({ type: 'command_failed', topic, payload: shownPayload(payload), reason, source });
       return { ok: false, reason };
     }
   }
 
   private reject(topic: string, payload: Buffer | string, source: CommandSource, reason: string): CommandResult {
-    const shown = describePayload(payload);
-    this.o.log.warn(`rejected command on ${topic} (payload ${JSON.stringify(shown)}): ${reason}`);
+    const shown = shownPayload(payload);
+    // JSON.stringify quotes and escapes the (already cut) payload: it stays inside this one line.
+    this.o.log.warn(`rejected command on ${topic} (payload ${JSON.stringify(shown)}): ${oneLine(clip(reason))}`);
     this.event({ type: 'command_rejected', topic, payload: shown, reason, source });
     return { ok: false, reason };
   }
 
-  /** Publishes a JSON event on <base>/bridge/event. */
+  /**
+   * Publishes a JSON event on <base>/bridge/event. Its text fields may echo what came from
+   * outside (a payload, a reason quoting it): they are cut, and secrets in them masked.
+   */
   event(data: Record<string, unknown>): void {
-    void this.publish(`${this.base}/bridge/event`, JSON.stringify({ ...data, time: new Date(this.clock.now()).toISOString() }), false);
+    const fields = Object.entries(data).map(([key, value]) => [key, typeof value === 'string' ? clip(this.o.secrets.scrub(value)) : value]);
+    void this.publish(`${this.base}/bridge/event`, JSON.stringify({ ...Object.fromEntries(fields), time: new Date(this.clock.now()).toISOString() }), false);
   }
 
   // ---- MQTT ----
@@ -283,7 +290,7 @@ export class Bridge implements DeviceHost {
       const followers = this.external.get(msg.topic);
       if (followers) {
         const text = msg.payload.toString('utf8');
-        for (const follow of followers) follow(text);
+        for (const follow of followers) follow(text, { retain: msg.retain });
       }
       const match = this.commandPattern.exec(msg.topic);
       if (!match) return;
@@ -332,9 +339,11 @@ export class Bridge implements DeviceHost {
 
   private async publishState(entity: Entity<EntitySpec>, force: boolean): Promise<void> {
     if (!entity.hasValue || entity.spec.component === 'button') return;
-    const payload = formatState(entity.spec, entity.value);
+    // Free text (an error a service returned, a text entity) could carry a secret; nothing else can.
+    const text = formatState(entity.spec, entity.value);
+    const payload = typeof entity.value === 'string' ? this.o.secrets.scrub(text) : text;
     if (!force) {
-      if (payload === entity.lastPayload) return;
+      if (text === entity.lastPayload) return;
       const deadband = entity.spec.component === 'sensor' ? entity.spec.deadband : undefined;
       if (deadband && typeof entity.value === 'number' && entity.lastNumber !== undefined) {
         if (Math.abs(entity.value - entity.lastNumber) < deadband) return;
@@ -342,7 +351,7 @@ export class Bridge implements DeviceHost {
     }
     // Recorded before the broker acknowledges, so an update arriving meanwhile compares with this value.
     const previous = [entity.lastPayload, entity.lastNumber, entity.lastPublishedAt] as const;
-    entity.lastPayload = payload;
+    entity.lastPayload = text;
     entity.lastNumber = typeof entity.value === 'number' ? entity.value : undefined;
     entity.lastPublishedAt = this.clock.now();
     if (!(await this.publish(this.topicOf(entity.device.id, entity.key), payload, true, 0))) {
@@ -355,9 +364,11 @@ export class Bridge implements DeviceHost {
    * is re-published on reconnect. QoS 1 there would leave a PUBACK from the broker unacknowledged
    * after each state, and with the broker's Nagle algorithm and our delayed ACKs the next command
    * would wait 40 ms. Discovery, availability and removals (rare, must not be lost) use QoS 1.
+   * Payloads are not scrubbed here: secrets stay out of MQTT where free text enters (states,
+   * events), so a secret that is also a word cannot rewrite discovery.
    */
   private async publish(topic: string, payload: string, retain: boolean, qos: 0 | 1 = retain ? 1 : 0): Promise<boolean> {
-    return this.o.connection.publish(topic, this.o.secrets.scrub(payload), { retain, qos });
+    return this.o.connection.publish(topic, payload, { retain, qos });
   }
 
   // ---- discovery ----
@@ -511,10 +522,3 @@ function entityIdPart(deviceId: string): string {
   return deviceId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
 }
 
-/** A command payload as it can be shown in a log line or an event. */
-function describePayload(payload: Buffer | string): string {
-  const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const text = bytes.toString('utf8');
-  if (text.includes('\uFFFD') || /[\u0000-\u0008\u000e-\u001f]/.test(text)) return `<${bytes.length} bytes of binary data>`;
-  return clip(text);
-}

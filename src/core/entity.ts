@@ -2,6 +2,7 @@
 // command parser. Adapters declare entities; nothing else repeats what an entity is.
 import { z } from 'zod';
 import { unitProblems, ICON_PATTERN } from './ha-rules.js';
+import { quote } from './outside-text.js';
 
 export type Category = 'config' | 'diagnostic';
 
@@ -43,6 +44,11 @@ export interface NumberSpec extends CommonSpec {
   unit?: string;
   deviceClass?: string;
   mode?: 'auto' | 'box' | 'slider';
+  /**
+   * The step is the device's own (what the HA slider offers); a value between steps is passed on
+   * for the device to round, as HA's number.set_value from an automation checks the range only.
+   */
+  deviceRoundsToStep?: boolean;
 }
 export interface SelectSpec extends CommonSpec {
   component: 'select';
@@ -259,7 +265,7 @@ export function commandSchema(spec: EntitySpec): z.ZodType<unknown> {
         const word = s.toLowerCase();
         if (ON_WORDS.has(word)) return true;
         if (OFF_WORDS.has(word)) return false;
-        ctx.addIssue({ code: 'custom', message: `expected ON or OFF, got '${clip(s)}'` });
+        ctx.addIssue({ code: 'custom', message: `expected ON or OFF, got ${quote(s)}` });
         return z.NEVER;
       });
     case 'number':
@@ -272,7 +278,7 @@ export function commandSchema(spec: EntitySpec): z.ZodType<unknown> {
             .number()
             .min(spec.min, { message: `must be at least ${spec.min}` })
             .max(spec.max, { message: `must be at most ${spec.max}` })
-            .refine((n) => onStep(n, spec.min, spec.step), { message: `must be a multiple of ${spec.step}` }),
+            .refine((n) => spec.deviceRoundsToStep || onStep(n, spec.min, spec.step), { message: `must be a multiple of ${spec.step}` }),
         );
     case 'select':
       return z.string().refine((s) => spec.options.includes(s), { message: `expected one of: ${spec.options.join(', ')}` });
@@ -317,10 +323,6 @@ export function commandSchema(spec: EntitySpec): z.ZodType<unknown> {
 function onStep(n: number, min: number, step: number): boolean {
   const k = (n - min) / step;
   return Math.abs(k - Math.round(k)) < 1e-6;
-}
-
-export function clip(text: string, max = 120): string {
-  return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
 }
 
 export type ParseResult = { ok: true; value: unknown } | { ok: false; reason: string };

@@ -2,6 +2,7 @@
 // prints either readable text (the default; what the add-on log tab shows) or JSON lines.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import type { Secrets } from './secrets.js';
+import { clip, oneLine } from './outside-text.js';
 
 export type { Logger };
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error';
@@ -36,7 +37,7 @@ export class LogHub {
       write: (raw: string) => {
         const clean = options.secrets.scrub(raw);
         // Turning JSON into text un-escapes strings, so mask again afterwards.
-        out.write(format === 'json' ? clean : options.secrets.scrub(toText(clean)));
+        out.write(format === 'json' ? cutJson(clean) : options.secrets.scrub(toText(clean)));
       },
     };
     this.root = pino({ level: PINO_LEVEL[options.level], base: undefined }, sink);
@@ -59,6 +60,25 @@ export class LogHub {
   }
 }
 
+/** The longest message a log line carries; callers cut outside text much shorter (outside-text.ts). */
+const MAX_MESSAGE = 2000;
+
+/** A JSON line with a message longer than MAX_MESSAGE, cut (a last guard against flooding). */
+function cutJson(jsonLine: string): string {
+  if (jsonLine.length <= MAX_MESSAGE + 200) return jsonLine;
+  try {
+    const entry = JSON.parse(jsonLine) as Record<string, unknown>;
+    if (typeof entry.msg === 'string') entry.msg = clip(entry.msg, MAX_MESSAGE);
+    return JSON.stringify(entry) + '\n';
+  } catch {
+    return jsonLine;
+  }
+}
+
+/**
+ * One readable line. The message and the extra fields are escaped, so that nothing in them (a
+ * payload quoted in a message) can start a line of its own; only our own stack traces span lines.
+ */
 function toText(jsonLine: string): string {
   let entry: Record<string, unknown>;
   try {
@@ -69,9 +89,10 @@ function toText(jsonLine: string): string {
   const { level, time, msg, module, err, ...rest } = entry;
   const stamp = new Date(Number(time)).toISOString().replace('T', ' ').replace('Z', '');
   const name = (LEVEL_NAME[Number(level)] ?? String(level)).padEnd(5);
-  let line = `${stamp} ${name} ${module ? `[${String(module)}] ` : ''}${String(msg ?? '')}`;
-  const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  let line = `${stamp} ${name} ${module ? `[${String(module)}] ` : ''}${oneLine(clip(String(msg ?? ''), MAX_MESSAGE))}`;
+  const extras = Object.entries(rest).map(([k, v]) => `${k}=${oneLine(clip(typeof v === 'string' ? v : JSON.stringify(v), MAX_MESSAGE))}`);
   if (extras.length) line += ` (${extras.join(', ')})`;
-  if (err && typeof err === 'object' && 'stack' in err) line += `\n${String((err as { stack: unknown }).stack)}`;
+  // Every line of a stack trace is indented, so an error message quoting a payload cannot pass for a log line.
+  if (err && typeof err === 'object' && 'stack' in err) line += String((err as { stack: unknown }).stack).split('\n').map((l) => `\n    ${l.trimStart()}`).join('');
   return line + '\n';
 }
