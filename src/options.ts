@@ -1,13 +1,33 @@
 // Every option the add-on takes, as one zod schema; the types come from it. config.yaml's
 // options/schema and the translations are checked against it by test/options.test.ts.
 import { z } from 'zod';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
 import { vaillantAccountOptions } from './adapters/vaillant/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
+
+/** A file the add-on reads (a certificate): checked at start, so a wrong path is named then. */
+const readableFile = z
+  .string()
+  .min(1)
+  .superRefine((path, ctx) => {
+    const problem = fileProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: `cannot read ${path} (${problem}); in the add-on, /ssl is Home Assistant's ssl folder` });
+  });
+
+function fileProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return 'not a file';
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
+  }
+}
 
 export const mqttOptions = z
   .object({
@@ -17,9 +37,9 @@ export const mqttOptions = z
     password: z.string().optional(),
     client_id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, _ or -').optional(),
     tls: z.boolean().default(false),
-    ca: z.string().min(1).optional(),
-    cert: z.string().min(1).optional(),
-    key: z.string().min(1).optional(),
+    ca: readableFile.optional(),
+    cert: readableFile.optional(),
+    key: readableFile.optional(),
     reject_unauthorized: z.boolean().default(true),
   })
   .strict()
@@ -39,7 +59,19 @@ export const optionsSchema = z
     automation: automationOptions.optional(),
   })
   .strict()
-  .refine((o) => o.base_topic !== o.discovery_prefix, { message: 'must differ from discovery_prefix', path: ['base_topic'] });
+  .refine((o) => o.base_topic !== o.discovery_prefix, { message: 'must differ from discovery_prefix', path: ['base_topic'] })
+  .superRefine((o, ctx) => {
+    // The same device twice would be polled twice and get every register written twice.
+    noDuplicates(o.givenergy.map((g) => `${g.host.toLowerCase()}:${g.port}`), ['givenergy'], 'host', 'the same dongle (host and port) as', ctx);
+    noDuplicates(o.vaillant.map((v) => v.username.toLowerCase()), ['vaillant'], 'username', 'the same account as', ctx);
+  });
+
+function noDuplicates(keys: string[], path: string[], field: string, what: string, ctx: z.RefinementCtx): void {
+  keys.forEach((key, i) => {
+    const first = keys.indexOf(key);
+    if (first < i) ctx.addIssue({ code: 'custom', path: [...path, i, field], message: `${what} ${path.join('.')}.${first}; list each device once` });
+  });
+}
 
 export type Options = z.infer<typeof optionsSchema>;
 
@@ -49,12 +81,24 @@ export class OptionsError extends Error {}
 export function parseOptions(raw: unknown): Options {
   const result = optionsSchema.safeParse(raw ?? {});
   if (result.success) return result.data as Options;
-  const issue = result.error.issues[0]!;
+  const issue = mostUseful(result.error.issues);
   if (issue.code === 'unrecognized_keys') {
     return fail(`Invalid option ${[...issue.path, issue.keys[0]].join('.')}: this option does not exist.`);
   }
   const path = issue.path.length ? issue.path.join('.') : '(options)';
   return fail(`Invalid option ${path}: ${describeIssue(issue)}.`);
+}
+
+/**
+ * The issue to tell the user about: a misspelled key first (its "missing" twin is only a
+ * consequence), and a real bound before zod's safe-integer one.
+ */
+function mostUseful(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const unknownKey = issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknownKey) return unknownKey;
+  const safeIntegerBound = (i: z.core.$ZodIssue) =>
+    (i.code === 'too_big' && Number(i.maximum) === Number.MAX_SAFE_INTEGER) || (i.code === 'too_small' && Number(i.minimum) === Number.MIN_SAFE_INTEGER);
+  return issues.find((i) => !safeIntegerBound(i)) ?? issues[0]!;
 }
 
 /** zod's issue in words a user reads in the add-on log. */
@@ -71,7 +115,7 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map(String).join(', ')}`;
     case 'invalid_type':
-      return `expected ${issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`}`;
+      return `expected ${issue.expected === 'int' ? 'a whole number' : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`}`;
     case 'not_multiple_of':
       return `must be a multiple of ${issue.divisor}`;
     default:

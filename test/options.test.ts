@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { parseOptions, optionsSchema } from '../src/options.js';
 import { addonSchema } from '../scripts/addon-schema.js';
 import { tempDir } from './helpers/app.js';
@@ -94,4 +95,70 @@ test('the production entry stops on invalid options with that sentence and no st
   const broken = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--options', file, '--data', dir], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(broken.status, 1);
   assert.match(broken.stderr.trim(), /^The options file .* is not valid JSON: .*\.$/);
+});
+
+test('nothing that passes validation can fail later: time zones, cron expressions, files, bounds, duplicates', () => {
+  const rule = { type: 'surplus_switch', name: 'Pool', power_w: 1000, target: { mqtt: { command_topic: 'pool/set' } } };
+  const automation = (extra: Record<string, unknown>) => ({ automation: { sources: [{ name: 'grid', mqtt: { topic: 'g' } }], surplus: { grid: 'grid' }, ...extra } });
+  const cases: Array<[unknown, RegExp]> = [
+    [automation({ timezone: 'Mars/Olympus_Mons' }), /^Invalid option automation\.timezone: is not a time zone; use a name like Europe\/Paris\.$/],
+    [automation({ rules: [{ ...rule, schedule_start: '0 99 * * *', schedule_end: '0 18 * * *' }] }), /^Invalid option automation\.rules\.0\.schedule_start: is not a valid cron expression/],
+    [automation({ rules: [{ ...rule, schedule_start: '0 9 * * *', schedule_end: 'every evening' }] }), /^Invalid option automation\.rules\.0\.schedule_end: is not a valid cron expression/],
+    [{ mqtt: { host: 'x', tls: true, ca: '/ssl/no-such-ca.pem' } }, /^Invalid option mqtt\.ca: cannot read \/ssl\/no-such-ca\.pem \(no such file\)/],
+    [{ mqtt: { host: 'x', tls: true, cert: '/tmp' } }, /^Invalid option mqtt\.cert: cannot read \/tmp \(not a file\)/],
+    [{ mqtt: { host: 'x', tls: true, key: '/ssl/key.pem' } }, /^Invalid option mqtt\.key: cannot read \/ssl\/key\.pem/],
+    [{ state_refresh_interval: 1e308 }, /^Invalid option state_refresh_interval: must be at most 86400\.$/],
+    [{ givenergy: [{ hots: '192.168.1.50' }] }, /^Invalid option givenergy\.0\.hots: this option does not exist\.$/],
+    [{ givenergy: [{ host: '192.168.1.50' }, { host: '192.168.1.50', port: 8899 }] }, /^Invalid option givenergy\.1\.host: the same dongle \(host and port\) as givenergy\.0; list each device once\.$/],
+    [{ vaillant: [{ username: 'me@example.com', password: 'p' }, { username: 'Me@Example.com', password: 'p' }] }, /^Invalid option vaillant\.1\.username: the same account as vaillant\.0; list each device once\.$/],
+    [{ mqtt: 5 }, /^Invalid option mqtt: expected an object\.$/],
+    [{ givenergy: {} }, /^Invalid option givenergy: expected an array\.$/],
+  ];
+  for (const [raw, expected] of cases) {
+    assert.throws(() => parseOptions(raw), (err: Error) => {
+      assert.match(err.message, expected, JSON.stringify(raw));
+      return true;
+    });
+  }
+  // Two inverters on one dongle host but different ports are two devices.
+  assert.doesNotThrow(() => parseOptions({ givenergy: [{ host: 'a' }, { host: 'a', port: 8900 }] }));
+  assert.doesNotThrow(() => parseOptions(automation({ timezone: 'Europe/Paris', rules: [{ ...rule, schedule_start: '0 9 * * 1-5', schedule_end: '30 17 * * *' }] })));
+});
+
+test('every number option has real bounds, and config.yaml maps /ssl for the certificates', () => {
+  const json = z.toJSONSchema(optionsSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const numbers: string[] = [];
+  const walk = (s: any, path: string): void => {
+    if (!s || typeof s !== 'object') return;
+    if (s.type === 'number' || s.type === 'integer') {
+      numbers.push(path);
+      assert.ok(Number.isFinite(s.minimum) && Number.isFinite(s.maximum) && Math.abs(s.maximum) <= 1e7 && Math.abs(s.minimum) <= 1e7, `${path} needs real bounds`);
+    }
+    for (const [key, value] of Object.entries(s.properties ?? {})) walk(value, `${path}.${key}`);
+    if (s.items) walk(s.items, `${path}[]`);
+    for (const variant of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) walk(variant, path);
+  };
+  walk(json, '');
+  assert.ok(numbers.length > 20, 'the walk reached the numbers');
+  const map = (parseYaml(readFileSync('config.yaml', 'utf8')) as { map?: Array<string | { type: string }> }).map ?? [];
+  assert.ok(map.some((m) => (typeof m === 'string' ? m.split(':')[0] : m.type) === 'ssl'), 'map: ssl');
+});
+
+test('the production entry refuses a bogus time zone, cron expression or certificate path before connecting', () => {
+  const dir = tempDir();
+  const file = join(dir, 'options.json');
+  const rule = { type: 'surplus_switch', name: 'Pool', power_w: 1000, target: { mqtt: { command_topic: 'pool/set' } } };
+  const base = { mqtt: { host: '127.0.0.1', port: 1 }, automation: { sources: [{ name: 'grid', mqtt: { topic: 'g' } }], surplus: { grid: 'grid' } } };
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ...base, automation: { ...base.automation, timezone: 'Europe/Pariss' } }, /^Invalid option automation\.timezone: is not a time zone; use a name like Europe\/Paris\.$/],
+    [{ ...base, automation: { ...base.automation, rules: [{ ...rule, schedule_start: '61 * * * *', schedule_end: '0 18 * * *' }] } }, /^Invalid option automation\.rules\.0\.schedule_start: is not a valid cron expression .*\.$/],
+    [{ ...base, mqtt: { host: '127.0.0.1', tls: true, ca: '/ssl/ca.pem' } }, /^Invalid option mqtt\.ca: cannot read \/ssl\/ca\.pem \(no such file\); .*\.$/],
+  ];
+  for (const [options, expected] of cases) {
+    writeFileSync(file, JSON.stringify(options));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--options', file, '--data', dir], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr.trim(), expected);
+    assert.ok(!run.stdout.includes('connecting'), 'stopped before connecting');
+  }
 });

@@ -13,6 +13,7 @@ import type { Secrets } from '../core/secrets.js';
 import type { Settings } from '../core/settings.js';
 import { HaClient, SUPERVISOR_WS } from './ha-client.js';
 import type { AutomationOptions, RuleOptions, SourceOptions, SurplusSwitchOptions } from './options.js';
+import { isTimeZone } from './options.js';
 import type { Rule, RuleDecision } from './rule.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
@@ -56,7 +57,9 @@ export class Engine {
 
   constructor(private readonly d: EngineDeps) {
     this.dryRun = d.options.dry_run;
-    this.timezone = d.options.timezone ?? process.env.TZ ?? 'UTC';
+    // The option is checked at start; the container's TZ is not ours to trust.
+    const systemZone = process.env.TZ && isTimeZone(process.env.TZ) ? process.env.TZ : 'UTC';
+    this.timezone = d.options.timezone ?? systemZone;
   }
 
   onDecision(listener: DecisionListener): void {

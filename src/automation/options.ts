@@ -1,5 +1,6 @@
 // The `automation` options (names fixed by issue 3's example; README and outside checks rely on them).
 import { z } from 'zod';
+import { validate as validCron } from 'node-cron';
 
 const NAME = /^[a-z0-9_]+$/;
 const isSet = (o: { topic?: string; command_topic?: string } | undefined) => Boolean(o && (o.topic ?? o.command_topic));
@@ -46,7 +47,20 @@ export const targetOptions = z
     message: 'give exactly one of mqtt.command_topic, entity or ha_entity',
   });
 
-const cron = z.string().min(9, 'use a cron expression like "0 9 * * *"');
+const cron = z
+  .string()
+  .min(9, 'use a cron expression like "0 9 * * *"')
+  .refine((expr) => validCron(expr), { message: 'is not a valid cron expression (minute hour day month weekday, e.g. "0 9 * * *")' });
+
+/** A time zone the runtime knows (a bogus one would only fail at the first schedule check). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const surplusSwitchOptions = z
   .object({
@@ -114,7 +128,7 @@ export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, v
 export const automationOptions = z
   .object({
     dry_run: z.boolean().default(false),
-    timezone: z.string().min(1).optional(),
+    timezone: z.string().min(1).refine(isTimeZone, { message: 'is not a time zone; use a name like Europe/Paris' }).optional(),
     /** After a load starts, how long lower-priority rules count its power as taken (s). */
     settle_time: z.number().min(0).max(600).default(10),
     home_assistant: z.object({ url: z.string().min(1).optional(), token: z.string().min(1).optional() }).strict().optional(),

@@ -1,6 +1,7 @@
 import { DemoMeter } from './demo-meter.js';
 import { GivEnergyDongleSimulator } from './givenergy-dongle.js';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { MyVaillantSimulator } from './myvaillant.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
@@ -37,7 +38,8 @@ export async function startDemoSimulators(brokerPort: number): Promise<DemoSimul
       vaillant: [{ username: 'demo@example.com', password: 'demo-password', identity_url: vaillant.identityUrl, api_url: vaillant.apiUrl }],
       automation: DemoMeter.options(),
       givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
-      givenergy_rest: { port: 6345 },
+      // The REST API as a user would turn it on: with a token (a new one every run).
+      givenergy_rest: { enabled: true, port: 6345, token: randomBytes(18).toString('base64url') },
     },
     stop: async () => {
       for (const sim of running.reverse()) await sim.stop();

@@ -6,8 +6,10 @@ import type { Adapter, AdapterContext } from '../adapter.js';
 import type { TimerHandle } from '../../core/clock.js';
 import type { Device, Entity } from '../../core/device.js';
 import type { EntitySpec } from '../../core/entity.js';
+import { clip, oneLine, quote, shownPayload } from '../../core/outside-text.js';
+import { WriteBudget, writeBudgetState } from '../../io/write-budget.js';
 import { DongleClient } from './client.js';
-import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, batteryMode, checkWrite, registerToRate, type Write } from './controls.js';
+import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, batteryMode, checkWrite, rateStepW, registerToRate, type Write } from './controls.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
 import { EnergyGuard, RegisterBank, STATUS, batteryTelemetry, inverterClock, inverterTelemetry, slotToTime, type InverterTelemetry } from './registers.js';
@@ -74,7 +76,15 @@ const persistedShape = z.object({
   writes: z.number().int().min(0),
   savedReserve: z.number().int().min(4).max(99),
   totals: z.record(z.string(), totalState).default({}),
+  budget: writeBudgetState.optional(),
 });
+
+/** Where a command from GivTCP's topics or REST API came from, for the log and the event. */
+export interface GivTcpOrigin {
+  source: 'mqtt' | 'rest';
+  /** e.g. "GivEnergy/control/SA123/setChargeTarget" or "REST /setChargeTarget from 10.0.0.5". */
+  where: string;
+}
 
 /** Totals the inverter has no trustworthy register for, summed from their daily counters. */
 const ACCUMULATED: Array<[total: string, today: string, name: string]> = [
@@ -92,11 +102,17 @@ export class GivEnergyAdapter implements Adapter {
   readonly batteryBanks = new Map<number, RegisterBank>();
   writeCount = 0;
   lastUpdated?: Date;
-  /** EEPROM protection: a pause between writes, and a cap per minute. */
-  writeLimits = { minGapMs: 200, perMinute: 60 };
+  /** EEPROM protection: a cap per minute and a budget per day (the day's count is persisted). */
+  readonly budget: WriteBudget;
+  /** Pause between two writes on the wire (ms). */
+  minWriteGapMs = 200;
   private savedReserve = 4;
   private totals: Record<string, z.infer<typeof totalState>> = {};
   private device?: Device;
+  /** The dongle as HA sees it from the start: whether it can be reached, and why not. */
+  private dongle?: Device;
+  private problem?: string;
+  private problemKnown = false;
   private batteryDevices = new Map<number, Device>();
   private entities = new Map<string, Entity<EntitySpec>>();
   private guard?: EnergyGuard;
@@ -106,7 +122,6 @@ export class GivEnergyAdapter implements Adapter {
   private detecting?: Promise<void>;
   private commands: Promise<unknown> = Promise.resolve();
   private lastWriteAt = 0;
-  private recentWrites: number[] = [];
   private stopped = false;
 
   constructor(
@@ -115,6 +130,13 @@ export class GivEnergyAdapter implements Adapter {
   ) {
     this.id = `givenergy/${options.host}:${options.port}`;
     this.client = new DongleClient({ host: options.host, port: options.port, frameGapMs: options.frame_gap_ms }, ctx.log);
+    this.budget = new WriteBudget(ctx.clock, { perMinute: 60, perDay: options.daily_write_budget });
+  }
+
+  /** Tests loosen the per-minute cap and the gap to drive many commands quickly. */
+  set writeLimits(limits: { minGapMs: number; perMinute: number }) {
+    this.minWriteGapMs = limits.minGapMs;
+    this.budget.limits.perMinute = limits.perMinute;
   }
 
   get serial(): string | undefined {
@@ -122,17 +144,22 @@ export class GivEnergyAdapter implements Adapter {
   }
 
   async start(): Promise<void> {
+    this.declareDongle();
     this.client.on('connected', () => {
-      if (!this.model) void this.detect().catch((err: Error) => this.ctx.log.warn(`detection failed: ${err.message}; trying again on the next connection or poll`));
+      this.setProblem(undefined);
+      // Back at once: detect, or poll so the inverter is available again without waiting a poll interval.
+      if (!this.model) void this.detect().catch((err: Error) => this.setProblem(`detection failed: ${err.message}`));
+      else void this.poll(false);
     });
-    this.client.on('disconnected', () => this.device?.setAvailable(false));
+    this.client.on('disconnected', () => this.setAvailable(false));
+    this.client.on('problem', (reason) => this.setProblem(reason));
     this.client.start();
     try {
       await this.client.waitConnected(5000);
       await this.detect();
     } catch (err) {
-      // Unreachable at start: the add-on still starts; detection follows the first connection.
-      this.ctx.log.warn(`${(err as Error).message}; will keep trying`);
+      // Unreachable at start: the add-on still starts, the dongle device says why; detection follows the first connection.
+      this.setProblem(this.problem ?? (err as Error).message);
     }
     this.fastTimer = this.ctx.clock.setInterval(() => void this.poll(false), this.options.poll_interval * 1000);
     this.fullTimer = this.ctx.clock.setInterval(() => void this.poll(true), this.options.full_refresh_interval * 1000);
@@ -151,6 +178,7 @@ export class GivEnergyAdapter implements Adapter {
     const model = detectModel(hr0);
     if (!model.supported) {
       this.ctx.log.error(`${model.name} inverters (device type ${model.dtc}) are not supported yet; nothing is polled`);
+      this.dongle?.entities.get('last_error')?.update(`${model.name} inverters are not supported yet`);
       return;
     }
     this.hr.set(0, hr0);
@@ -172,6 +200,7 @@ export class GivEnergyAdapter implements Adapter {
     this.writeCount = saved.writes;
     this.savedReserve = saved.savedReserve;
     this.totals = saved.totals;
+    if (saved.budget) this.budget.restore(saved.budget);
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.publish();
@@ -197,13 +226,15 @@ export class GivEnergyAdapter implements Adapter {
         }
         for (const [device, bank] of this.batteryBanks) bank.set(60, await this.client.read(device, 0x04, 60, 60));
         this.lastUpdated = new Date(this.ctx.clock.now());
-        this.device?.setAvailable(true);
-        for (const d of this.batteryDevices.values()) d.setAvailable(true);
+        this.setAvailable(true);
         this.publish();
+        if (this.ctx.log.isLevelEnabled('debug')) {
+          const t = inverterTelemetry(this.ir);
+          this.ctx.log.debug(`${full ? 'full' : 'fast'} poll: PV ${t.pvPower ?? '?'} W, grid ${t.gridPower ?? '?'} W, battery ${t.batteryPower ?? '?'} W, SoC ${t.soc ?? '?'} %, load ${t.loadPower ?? '?'} W`);
+        }
       } catch (err) {
         this.ctx.log.warn(`poll failed: ${(err as Error).message}`);
-        this.device?.setAvailable(false);
-        for (const d of this.batteryDevices.values()) d.setAvailable(false);
+        this.setAvailable(false);
       } finally {
         this.polling = undefined;
       }
@@ -229,6 +260,7 @@ export class GivEnergyAdapter implements Adapter {
     put(device.sensor({ key: 'firmware', name: 'Firmware', icon: 'mdi:chip', category: 'diagnostic' }));
     put(device.sensor({ key: 'inverter_time', name: 'Inverter clock', deviceClass: 'timestamp', category: 'diagnostic' }));
     put(device.sensor({ key: 'write_count', name: 'Register writes', icon: 'mdi:counter', stateClass: 'total_increasing', category: 'diagnostic' }));
+    put(device.sensor({ key: 'writes_left_today', name: 'Register writes left today', icon: 'mdi:counter', stateClass: 'measurement', category: 'diagnostic' }));
 
     const run = (command: string) => async (value: unknown) => {
       await this.execute(command, value);
@@ -243,13 +275,14 @@ export class GivEnergyAdapter implements Adapter {
     put(device.switch({ key: 'discharge_schedule', name: 'Discharge schedule', command: onOff('enableDischargeSchedule') }));
     put(device.switch({ key: 'discharge_enabled', name: 'Discharge enabled', command: onOff('enableDischarge') }));
     put(device.switch({ key: 'eco_mode', name: 'Eco mode', category: 'config', command: onOff('setEcoMode') }));
-    const maxW = model.batteryMaxPowerW;
-    put(device.number({ key: 'charge_rate', name: 'Battery charge rate', min: 0, max: maxW, step: 1, unit: 'W', deviceClass: 'power', mode: 'slider', command: run('setChargeRate') }));
-    put(device.number({ key: 'discharge_rate', name: 'Battery discharge rate', min: 0, max: maxW, step: 1, unit: 'W', deviceClass: 'power', mode: 'slider', command: run('setDischargeRate') }));
+    // The register moves in steps of 1 % of the pack's capacity: the slider offers just those.
+    const rate = { min: 0, max: model.batteryMaxPowerW, step: rateStepW(model), deviceRoundsToStep: true, unit: 'W', deviceClass: 'power', mode: 'slider' } as const;
+    put(device.number({ key: 'charge_rate', name: 'Battery charge rate', ...rate, command: run('setChargeRate') }));
+    put(device.number({ key: 'discharge_rate', name: 'Battery discharge rate', ...rate, command: run('setDischargeRate') }));
     put(device.number({ key: 'target_soc', name: 'Charge target SoC', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setChargeTarget') }));
     put(device.number({ key: 'battery_reserve', name: 'Battery reserve', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setBatteryReserve') }));
     put(device.number({ key: 'battery_cutoff', name: 'Battery power cutoff', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', category: 'config', command: run('setBatteryCutoff') }));
-    put(device.select({ key: 'battery_mode', name: 'Battery mode', options: [...BATTERY_MODES, 'Export (Paused)'], command: run('setBatteryMode') }));
+    put(device.select({ key: 'battery_mode', name: 'Battery mode', options: BATTERY_MODES, command: run('setBatteryMode') }));
     if (model.generation !== 'Gen1' && model.family !== 'ac') {
       put(device.select({ key: 'pause_mode', name: 'Battery pause mode', options: PAUSE_MODES, command: run('setBatteryPauseMode') }));
     }
@@ -305,6 +338,7 @@ export class GivEnergyAdapter implements Adapter {
     set('battery_capacity', model.batteryCapacityKwh);
     set('firmware', model.firmware);
     set('write_count', this.writeCount);
+    set('writes_left_today', this.budget.left());
     set('inverter_time', clock ? new Date(clock.year, clock.month - 1, clock.day, clock.hour, clock.minute, clock.second).toISOString() : null);
     const hr = (r: number) => this.hr.get(r);
     const flag = (r: number) => (hr(r) === undefined ? null : hr(r) === 1);
@@ -370,8 +404,9 @@ export class GivEnergyAdapter implements Adapter {
   private async executeNow(command: string, payload: unknown): Promise<{ written: number; skipped: number }> {
     const model = this.model;
     if (!model) throw new ControlError('the inverter has not been detected yet');
-    const make = COMMANDS[command];
-    if (!make) throw new ControlError(`unknown command '${command}'`);
+    // Object.hasOwn: `constructor` and the other names every object has are not commands.
+    const make = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!make) throw new ControlError(`unknown command ${quote(command, 60)}`);
     const writes: Write[] = make(payload, { model, hr: this.hr, savedReserve: () => this.savedReserve, now: () => new Date(this.ctx.clock.now()) });
     for (const w of writes) checkWrite(w); // all or nothing: refuse before writing anything
     let written = 0;
@@ -390,17 +425,22 @@ export class GivEnergyAdapter implements Adapter {
   }
 
   private async writeRegister(model: InverterModel, w: Write): Promise<void> {
-    const now = Date.now();
-    this.recentWrites = this.recentWrites.filter((t) => now - t < 60_000);
-    if (this.recentWrites.length >= this.writeLimits.perMinute) {
-      throw new ControlError(`more than ${this.writeLimits.perMinute} register writes in a minute; refused to protect the inverter's EEPROM`);
-    }
-    const wait = this.lastWriteAt + this.writeLimits.minGapMs - now;
+    const refusal = this.budget.refusal();
+    if (refusal) throw new ControlError(refusal);
+    // Pacing on the wire (real time): the dongle copes badly with writes back to back.
+    const wait = this.lastWriteAt + this.minWriteGapMs - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const echoed = await this.client.write(model.address, w.register, w.value);
     this.lastWriteAt = Date.now();
-    this.recentWrites.push(this.lastWriteAt);
     this.writeCount++;
+    if (this.budget.record()) {
+      const { perDay } = this.budget.limits;
+      const message = `${this.budget.used} of today's ${perDay} register writes are used; at ${perDay} further writes are refused until midnight (daily_write_budget)`;
+      this.ctx.log.warn(message);
+      this.ctx.bridge.event({ type: 'write_budget', device: this.id, used: this.budget.used, budget: perDay, message });
+    }
+    this.entities.get('write_count')?.update(this.writeCount);
+    this.entities.get('writes_left_today')?.update(this.budget.left());
     void this.persist();
     const [readBack] = await this.client.read(model.address, 0x03, w.register, 1);
     if (echoed !== w.value || readBack !== w.value) {
@@ -412,24 +452,78 @@ export class GivEnergyAdapter implements Adapter {
 
   private persist(): Promise<void> {
     if (!this.model) return Promise.resolve();
-    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals });
+    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals, budget: this.budget.state() });
   }
 
-  /** GivTCP's control topics: <root>/control/<serial>/<command>, raw payloads. */
+  /**
+   * GivTCP's control topics: <root>/control/<serial>/<command>, raw payloads. As on every command
+   * topic, a retained message (it would run again at every start and reconnect) and an empty one
+   * (how a retained message is deleted) are refused.
+   */
   private subscribeGivTcpTopics(serial: string): void {
     const root = `${this.options.mqtt_root}/control/${serial}`;
     for (const command of Object.keys(COMMANDS)) {
-      this.ctx.bridge.subscribeExternal(`${root}/${command}`, (payload) => {
-        const topic = `${root}/${command}`;
-        this.execute(command, givTcpPayload(command, payload)).then(
-          (r) => this.ctx.bridge.event({ type: 'givtcp_command', topic, result: r }),
-          (err: Error) => {
-            this.ctx.log.warn(`${topic} (${JSON.stringify(payload.slice(0, 80))}) refused: ${err.message}`);
-            this.ctx.bridge.event({ type: 'command_rejected', topic, payload: payload.slice(0, 120), reason: err.message, source: 'mqtt' });
-          },
-        );
+      const topic = `${root}/${command}`;
+      this.ctx.bridge.subscribeExternal(topic, (payload, { retain }) => {
+        const from: GivTcpOrigin = { source: 'mqtt', where: topic };
+        if (retain) return this.givTcpRefused(from, payload, 'retained commands are ignored; publish commands without the retain flag');
+        if (payload.trim() === '') return this.givTcpRefused(from, payload, 'an empty message is not a command');
+        this.runGivTcpCommand(command, givTcpPayload(command, payload), { ...from, raw: payload }).catch(() => undefined);
       });
     }
+  }
+
+  /**
+   * A command from GivTCP's topics or REST API, run like one from HA: the outcome is logged, and
+   * a refusal also published as an event on <base>/bridge/event. Throws what execute() throws.
+   */
+  async runGivTcpCommand(command: string, payload: unknown, from: GivTcpOrigin & { raw: string }): Promise<{ written: number; skipped: number }> {
+    try {
+      const result = await this.execute(command, payload);
+      this.ctx.bridge.event({ type: 'givtcp_command', topic: from.where, source: from.source, result });
+      return result;
+    } catch (err) {
+      this.givTcpRefused(from, from.raw, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** Logs and publishes a GivTCP command that was refused (before or while running it). */
+  givTcpRefused(from: GivTcpOrigin, raw: string, reason: string): void {
+    this.ctx.log.warn(`${from.where} (payload ${quote(raw)}) refused: ${oneLine(clip(reason))}`);
+    this.ctx.bridge.event({ type: 'command_rejected', topic: from.where, payload: shownPayload(raw), reason, source: from.source });
+  }
+
+  // ---- the dongle's own device: reachable or not, and why ----
+
+  private declareDongle(): void {
+    const { host, port } = this.options;
+    this.dongle = this.ctx.bridge.device(
+      { id: `givenergy_dongle_${slug(host)}_${port}`, name: `GivEnergy dongle ${host}`, manufacturer: 'GivEnergy', model: 'WiFi/LAN dongle' },
+      this.id,
+    );
+    this.dongle.binarySensor({ key: 'connection', name: 'Connection', deviceClass: 'problem', category: 'diagnostic' });
+    this.dongle.sensor({ key: 'last_error', name: 'Last connection error', icon: 'mdi:lan-disconnect', category: 'diagnostic' });
+    this.dongle.sensor({ key: 'address', name: 'Address', icon: 'mdi:ip-network', category: 'diagnostic' }).update(`${host}:${port}`);
+    this.dongle.entities.get('last_error')!.update('none');
+  }
+
+  /** The dongle's connection problem (undefined: none): shown in HA, logged once per new reason. */
+  private setProblem(reason: string | undefined): void {
+    if (this.problemKnown && reason === this.problem) return;
+    this.problemKnown = true;
+    const was = this.problem;
+    this.problem = reason;
+    const { host, port } = this.options;
+    if (reason) this.ctx.log.warn(`dongle at ${host}:${port}: ${oneLine(clip(reason))}; will keep trying`);
+    else if (was) this.ctx.log.info(`dongle at ${host}:${port} reachable again`);
+    this.dongle?.entities.get('connection')?.update(reason !== undefined);
+    if (reason) this.dongle?.entities.get('last_error')?.update(reason);
+  }
+
+  private setAvailable(available: boolean): void {
+    this.device?.setAvailable(available);
+    for (const d of this.batteryDevices.values()) d.setAvailable(available);
   }
 
   /** GivTCP's cached data, for its REST API. */
@@ -487,6 +581,10 @@ export class GivEnergyAdapter implements Adapter {
     await this.client.stop();
     await this.persist();
   }
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
 function pad(n: number): string {

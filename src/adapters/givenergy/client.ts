@@ -29,7 +29,17 @@ type Job = {
 
 export class DongleError extends Error {}
 
-export class DongleClient extends EventEmitter<{ connected: []; disconnected: [] }> {
+/** Reconnect waits grow up to this (ms, before ±20 % jitter), so a dongle that is back is polled within 15 s. */
+export const MAX_RECONNECT_WAIT_MS = 10_000;
+/** A connection attempt that gets no answer at all (a wrong address) gives up after this. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** The wait before reconnect attempt `attempt` (0, 1, ...): doubling from initialMs up to maxMs, ±20 % jitter. */
+export function reconnectWait(attempt: number, backoff: { initialMs: number; maxMs: number }, random = Math.random()): number {
+  return Math.round(Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30)) * (0.8 + random * 0.4));
+}
+
+export class DongleClient extends EventEmitter<{ connected: []; disconnected: []; problem: [reason: string] }> {
   private socket?: Socket;
   private framer = new Framer();
   private queue: Job[] = [];
@@ -79,7 +89,11 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
     this.socket = socket;
     this.framer.reset();
     socket.setNoDelay(true);
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => {
+      if (!this.isConnected) socket.destroy(Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+    });
     socket.on('connect', () => {
+      socket.setTimeout(0);
       this.isConnected = true;
       this.attempt = 0;
       this.log.info(`connected to the dongle at ${this.o.host}:${this.o.port}`);
@@ -87,18 +101,23 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
       this.pump();
     });
     socket.on('data', (chunk) => this.onData(chunk));
-    socket.on('error', (err) => this.log.debug(`dongle socket: ${err.message}`));
-    socket.on('close', () => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.log.debug(`dongle socket: ${err.message}`);
+      // ECONNREFUSED, ENOTFOUND, EHOSTUNREACH, ETIMEDOUT...: what the user needs to see in HA.
+      if (!this.stopped) this.emit('problem', err.code ?? err.message);
+    });
+    socket.on('close', (hadError) => {
       const was = this.isConnected;
       this.isConnected = false;
       this.failAll(new DongleError('the connection to the dongle was lost'));
+      if (this.stopped) return; // a deliberate stop is no loss
       if (was) {
-        this.log.warn(`lost the connection to the dongle at ${this.o.host}:${this.o.port}`);
+        // The adapter logs the reason (the 'problem' event), once for each new one.
+        this.log.debug(`lost the connection to the dongle at ${this.o.host}:${this.o.port}`);
         this.emit('disconnected');
+        if (!hadError) this.emit('problem', 'the dongle closed the connection');
       }
-      if (this.stopped) return;
-      const { initialMs, maxMs } = this.o.backoff ?? { initialMs: 1000, maxMs: 60_000 };
-      const delay = Math.round(Math.min(maxMs, initialMs * 2 ** this.attempt++) * (0.8 + Math.random() * 0.4));
+      const delay = reconnectWait(this.attempt++, this.o.backoff ?? { initialMs: 1000, maxMs: MAX_RECONNECT_WAIT_MS });
       this.stats.reconnects++;
       this.retryTimer = setTimeout(() => this.connect(), delay);
     });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { InverterModel } from './model.js';
 import { timeToSlot, type RegisterBank } from './registers.js';
+import { quote } from '../../core/outside-text.js';
 
 export class ControlError extends Error {}
 
@@ -18,7 +19,8 @@ export const WRITE_ALLOWED: ReadonlyMap<number, { min: number; max: number; slot
   [318, { min: 0, max: 3 }],
 ]);
 
-export const BATTERY_MODES = ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export'] as const;
+/** GivTCP's modes, and the one it only reports: Timed Export with its discharge schedule off. */
+export const BATTERY_MODES = ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export', 'Export (Paused)'] as const;
 export const PAUSE_MODES = ['Disabled', 'PauseCharge', 'PauseDischarge', 'PauseBoth'] as const;
 
 const state = z
@@ -27,7 +29,16 @@ const state = z
     const s = String(v).trim().toLowerCase();
     if (['enable', 'on', 'true', '1'].includes(s)) return true;
     if (['disable', 'off', 'false', '0'].includes(s)) return false;
-    ctx.addIssue({ code: 'custom', message: `expected enable or disable, got '${String(v)}'` });
+    ctx.addIssue({ code: 'custom', message: `expected enable or disable, got ${quote(String(v))}` });
+    return z.NEVER;
+  });
+/** A button's payload: GivTCP sends "enable" (or {"state": "enable"}), HA a button's PRESS; REST may send {}. */
+const press = z
+  .union([z.string(), z.boolean(), z.object({}).strict(), z.object({ state: z.union([z.string(), z.boolean()]) }).strict().transform((o) => o.state)])
+  .transform((v, ctx) => {
+    if (typeof v === 'object') return true;
+    if (['enable', 'on', 'true', '1', 'press'].includes(String(v).trim().toLowerCase())) return true;
+    ctx.addIssue({ code: 'custom', message: `expected enable or PRESS, got ${quote(String(v))}` });
     return z.NEVER;
   });
 const numberIn = (key: string) =>
@@ -35,7 +46,7 @@ const numberIn = (key: string) =>
     const raw = typeof v === 'object' ? v[key] : v;
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(n)) {
-      ctx.addIssue({ code: 'custom', message: `expected a number${typeof v === 'object' ? ` in '${key}'` : ''}` });
+      ctx.addIssue({ code: 'custom', message: `expected a number${typeof v === 'object' ? ` in '${key}'` : `, got ${quote(String(v))}`}` });
       return z.NEVER;
     }
     return n;
@@ -43,15 +54,23 @@ const numberIn = (key: string) =>
 const hhmm = z.string().transform((v, ctx) => {
   const m = /^(\d{1,2}):?(\d{2})(?::\d{2})?$/.exec(v.trim());
   if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) {
-    ctx.addIssue({ code: 'custom', message: `'${v}' is not a time (HH:MM)` });
+    ctx.addIssue({ code: 'custom', message: `${quote(v)} is not a time (HH:MM)` });
     return z.NEVER;
   }
   return `${m[1]!.padStart(2, '0')}:${m[2]}`;
 });
 const slotPayload = (pctKey: string) =>
-  z.union([z.string().transform((s) => JSON.parse(s) as unknown), z.record(z.string(), z.unknown())]).pipe(
+  z.union([z.string().transform((s, ctx) => parseJson(s, ctx)), z.record(z.string(), z.unknown())]).pipe(
     z.object({ start: hhmm, finish: hhmm, [pctKey]: numberIn(pctKey).pipe(z.number().int().min(4).max(100)).optional() }).passthrough(),
   );
+function parseJson(text: string, ctx: z.RefinementCtx): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected JSON like {"start": "01:00", "finish": "04:00"}, got ${quote(text)}` });
+    return z.NEVER;
+  }
+}
 const text = (key: string) => z.union([z.string(), z.object({ [key]: z.string() }).transform((o) => o[key] as string)]);
 
 export interface Write {
@@ -82,6 +101,11 @@ export function rateToRegister(watts: number, model: InverterModel): number {
   return Math.max(0, Math.min(50, Math.round((watts / halfC) * 50)));
 }
 
+/** The watts one step of HR111/112 stands for: 1 % of the pack's capacity an hour. */
+export function rateStepW(model: InverterModel): number {
+  return Math.max(1, Math.round(model.batteryCapacityKwh * 10));
+}
+
 export function registerToRate(value: number | undefined, model: InverterModel): number | undefined {
   if (value === undefined) return undefined;
   return Math.round(Math.min((value / 100) * model.batteryCapacityKwh * 1000, model.batteryMaxPowerW));
@@ -101,7 +125,10 @@ const pct = (key: string, min = 4) => numberIn(key).pipe(z.number().int().min(mi
 
 export const COMMANDS: Record<string, Command> = {
   enableChargeTarget: (p) => (parse(state, p) ? [{ register: 20, value: 1 }] : [{ register: 20, value: 0 }, { register: 116, value: 100 }]),
-  disableChargeTarget: () => [{ register: 20, value: 0 }, { register: 116, value: 100 }],
+  disableChargeTarget: (p) => {
+    parse(press, p);
+    return [{ register: 20, value: 0 }, { register: 116, value: 100 }];
+  },
   enableChargeSchedule: (p) => [{ register: 96, value: parse(state, p) ? 1 : 0 }],
   enableDischargeSchedule: (p) => [{ register: 59, value: parse(state, p) ? 1 : 0 }],
   enableDischarge: (p, c) => [{ register: 110, value: parse(state, p) ? c.savedReserve() : 100 }],
@@ -139,8 +166,10 @@ export const COMMANDS: Record<string, Command> = {
         return [{ register: 27, value: 1 }, { register: 59, value: 0 }, { register: 110, value: 100 }];
       case 'Timed Demand':
         return [{ register: 27, value: 1 }, { register: 59, value: 1 }];
-      default:
+      case 'Timed Export':
         return [{ register: 27, value: 0 }, { register: 59, value: 1 }];
+      case 'Export (Paused)':
+        return [{ register: 27, value: 0 }, { register: 59, value: 0 }];
     }
   },
   setBatteryPauseMode: (p, c) => {
@@ -151,13 +180,14 @@ export const COMMANDS: Record<string, Command> = {
   setDateTime: (p) => {
     const s = parse(text('dateTime'), p).trim();
     const m = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/.exec(s);
-    if (!m) throw new ControlError(`'${s}' is not a date and time as dd/mm/yyyy hh:mm:ss`);
+    if (!m) throw new ControlError(`${quote(s)} is not a date and time as dd/mm/yyyy hh:mm:ss`);
     const [, d, mo, y, h, mi, se] = m.map(Number) as number[];
     const date = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, se!));
-    if (date.getUTCMonth() !== mo! - 1 || date.getUTCDate() !== d! || h! > 23 || mi! > 59 || se! > 59 || y! < 2000 || y! > 2099) throw new ControlError(`'${s}' is not a valid date and time`);
+    if (date.getUTCMonth() !== mo! - 1 || date.getUTCDate() !== d! || h! > 23 || mi! > 59 || se! > 59 || y! < 2000 || y! > 2099) throw new ControlError(`${quote(s)} is not a valid date and time`);
     return clockWrites(y!, mo!, d!, h!, mi!, se!);
   },
-  syncDateTime: (_p, c) => {
+  syncDateTime: (p, c) => {
+    parse(press, p);
     const n = c.now();
     return clockWrites(n.getFullYear(), n.getMonth() + 1, n.getDate(), n.getHours(), n.getMinutes(), n.getSeconds());
   },

@@ -1,33 +1,51 @@
 // GivTCP's REST API, so scripts and dashboards written for GivTCP keep working: POST /<command>
-// with GivTCP's JSON payloads, GET /getData, /readData, /getCache, /runAll returning the cached
-// data. One port per inverter (port, port + 1, ...), as GivTCP does; an optional bearer token.
+// with GivTCP's JSON payloads; GET /getData, /readData, /getCache, /runAll for the cached data.
+// One port per inverter (port, port + 1, ...), as GivTCP does.
+//
+// It writes a real inverter, so it is safe by default: off unless enabled; a bearer token on
+// every request unless the user opens it on purpose; writes only as application/json and never
+// from a web page of another site (a browser sends a text/plain POST from any page it shows,
+// without asking first); commands go through the adapter's logged command path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Adapter } from '../adapters/adapter.js';
-import type { GivEnergyAdapter } from '../adapters/givenergy/adapter.js';
-import { ControlError } from '../adapters/givenergy/controls.js';
-import type { GivenergyRestOptions } from '../adapters/givenergy/options.js';
-import type { Logger } from '../core/logger.js';
+import type { Adapter } from '../adapter.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { quote, shownPayload } from '../../core/outside-text.js';
+import { RateLimitedWarning } from '../../core/rate-limited-log.js';
+import type { GivEnergyAdapter } from './adapter.js';
+import { COMMANDS, ControlError } from './controls.js';
+import type { GivenergyRestOptions } from './options.js';
 
-const MAX_BODY = 4096;
+const READS = new Set(['getCache', 'readData', 'getData', 'runAll']);
+/** GivTCP's payloads are a few dozen bytes. */
+const MAX_BODY = 16 * 1024;
+/** After a 413 the rest of a body is read and dropped (so the client hears the answer) up to this; then we hang up. */
+const MAX_DISCARD = 32 * 1024 * 1024;
 
 export class GivTcpRestServer implements Adapter {
   readonly id = 'givenergy_rest';
+  /** The ports actually listened on (after start). */
+  readonly ports: number[] = [];
   private servers: Server[] = [];
+  private readonly refusals: RateLimitedWarning;
 
   constructor(
     private readonly options: GivenergyRestOptions,
     private readonly inverters: GivEnergyAdapter[],
     private readonly log: Logger,
+    clock: Clock,
     private readonly host = '0.0.0.0',
-  ) {}
-
-  /** The ports actually listened on (after start). */
-  ports: number[] = [];
+  ) {
+    this.refusals = new RateLimitedWarning(log, clock);
+  }
 
   async start(): Promise<void> {
     for (const [i, inverter] of this.inverters.entries()) {
       const server = createServer((req, res) => void this.handle(inverter, req, res));
+      // A client that trickles its request in does not hold a connection for long.
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
       const port = this.options.port === 0 ? 0 : this.options.port + i;
       try {
         await new Promise<void>((resolve, reject) => {
@@ -41,66 +59,136 @@ export class GivTcpRestServer implements Adapter {
       this.servers.push(server);
       const actual = (server.address() as { port: number }).port;
       this.ports.push(actual);
-      this.log.info(`GivTCP-compatible REST API for ${inverter.options.host} on port ${actual}${this.options.token ? ' (bearer token required)' : ''}`);
+      this.log.info(`GivTCP-compatible REST API for ${inverter.options.host} on port ${actual} (${this.access()})`);
+      if (this.options.allow_unauthenticated) {
+        this.log.warn(`the GivTCP REST API on port ${actual} is open: anyone who can reach it can write the inverter (allow_unauthenticated is on)`);
+      }
     }
   }
 
-  private authorised(req: IncomingMessage): boolean {
+  private access(): string {
+    if (this.options.allow_unauthenticated) return 'no token required';
+    return this.options.allow_unauthenticated_reads ? 'bearer token required for commands' : 'bearer token required';
+  }
+
+  private authorised(req: IncomingMessage, read: boolean): boolean {
+    if (this.options.allow_unauthenticated || (read && this.options.allow_unauthenticated_reads)) return true;
     const token = this.options.token;
-    if (!token) return true;
+    if (!token) return false;
     const given = Buffer.from(req.headers.authorization ?? '');
     const wanted = Buffer.from(`Bearer ${token}`);
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   }
 
   private async handle(inverter: GivEnergyAdapter, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const peer = req.socket.remoteAddress ?? 'an unknown address';
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = path.replace(/^\/+/, '');
+    const origin = req.headers.origin;
+    const originAllowed = origin !== undefined && this.options.allowed_origins.includes(origin);
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (res.headersSent) return;
+      if (originAllowed) Object.assign(headers, { 'access-control-allow-origin': origin, vary: 'Origin' });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));
     };
+    const refuse = (status: 401 | 403, error: string) => {
+      this.refusals.warn(`${peer} ${status}`, `REST ${req.method} ${quote(path, 80)} from ${peer} refused (${status}): ${error}`);
+      reply(status, { error });
+    };
     try {
-      if (!this.authorised(req)) return reply(401, { error: 'a valid bearer token is required' });
-      const route = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
-      if (['getCache', 'readData', 'getData', 'runAll'].includes(route)) {
+      this.log.debug(`REST ${req.method} ${quote(path, 80)} from ${peer}`);
+      const read = READS.has(route);
+      // Object.hasOwn: `constructor` and the other names every object has are not commands.
+      const command = Object.hasOwn(COMMANDS, route);
+      if (!read && !command) return discardThen(req, () => reply(404, { error: `no endpoint ${shownPayload(path, 80)}` }));
+      if (origin !== undefined && !originAllowed) {
+        return discardThen(req, () => refuse(403, `requests from web pages of ${quote(origin, 80)} are not allowed (see allowed_origins)`));
+      }
+      const method = read ? 'GET' : 'POST';
+      if (req.method === 'OPTIONS' && originAllowed) {
+        // A browser's preflight for a page the user allowed.
+        return reply(204, {}, { 'access-control-allow-methods': method, 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' });
+      }
+      if (req.method !== method) return discardThen(req, () => reply(405, { error: `use ${method} for /${route}` }, { allow: method }));
+      if (!this.authorised(req, read)) return discardThen(req, () => refuse(401, 'a valid bearer token is required'));
+      if (read) {
         if (route === 'getData' || route === 'runAll') await inverter.poll(true);
         return reply(200, inverter.cache());
       }
-      if (req.method !== 'POST') return reply(405, { error: `use POST for /${route}` });
+
+      const from = { source: 'rest' as const, where: `REST /${route} from ${peer}` };
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') {
+        const reason = `commands must be sent as Content-Type: application/json${type ? `, not ${quote(type, 60)}` : ''}`;
+        inverter.givTcpRefused(from, '', reason);
+        return discardThen(req, () => reply(415, { error: reason }));
+      }
       const body = await readBody(req);
+      if (body === undefined) {
+        const reason = `the body is larger than ${MAX_BODY} bytes`;
+        inverter.givTcpRefused(from, '', reason);
+        return reply(413, { error: reason });
+      }
       let payload: unknown;
       try {
         payload = body.trim() === '' ? {} : JSON.parse(body);
       } catch {
+        inverter.givTcpRefused(from, body, 'the body is not valid JSON');
         return reply(400, { error: 'the body is not valid JSON' });
       }
-      const result = await inverter.execute(route, payload);
+      const result = await inverter.runGivTcpCommand(route, payload, { ...from, raw: body });
       return reply(200, { result: `${route}: ${result.written} register(s) written, ${result.skipped} already set`, ...result });
     } catch (err) {
-      if (err instanceof ControlError) return reply(/unknown command/.test(err.message) ? 404 : 400, { error: err.message });
-      this.log.warn(`REST ${req.method} ${req.url}: ${(err as Error).message}`);
-      return reply(502, { error: (err as Error).message });
+      // Refusals and failures are already logged and published by the command path.
+      return reply(err instanceof ControlError ? 400 : 502, { error: (err as Error).message });
     }
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(
+      this.servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      }),
+    );
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The body as text, or undefined when it is larger than MAX_BODY (the rest is then discarded). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return Promise.resolve(discard(req));
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY) {
-        reject(new ControlError(`the body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        req.off('data', onData);
+        resolve(discard(req, size));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** Reads and drops the rest of a request, so the answer can be read by the client; hangs up past MAX_DISCARD. */
+function discard(req: IncomingMessage, already = 0): undefined {
+  let size = already;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_DISCARD) req.socket.destroy();
+  });
+  req.resume();
+  return undefined;
+}
+
+/** Answers a request whose body is not wanted: drop it, then reply. */
+function discardThen(req: IncomingMessage, answer: () => void): void {
+  discard(req);
+  answer();
 }

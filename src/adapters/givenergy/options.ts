@@ -11,17 +11,37 @@ export const givenergyInverterOptions = z
     full_refresh_interval: z.number().min(5).max(86_400).default(120),
     /** Pause between frames on the wire (GivTCP uses 250 ms; the dongle copes with less). */
     frame_gap_ms: z.number().int().min(0).max(5000).default(100),
+    /**
+     * Register writes allowed per day. The inverter's EEPROM is quoted at about 1 million writes
+     * (research §5.10): 100 a day is 27 years of it.
+     */
+    daily_write_budget: z.number().int().min(1).max(5000).default(100),
     /** Root of GivTCP's MQTT control topics: <root>/control/<serial>/<command>. */
     mqtt_root: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('GivEnergy'),
   })
   .strict();
 
+/**
+ * GivTCP's REST API: off unless asked for. When on, every request needs the token unless the
+ * user opens reads, or everything, on purpose; a browser page from another site is refused.
+ */
 export const givenergyRestOptions = z
   .object({
+    enabled: z.boolean().default(false),
     port: z.number().int().min(1).max(65535).default(6345),
-    token: z.string().min(8, 'use at least 8 characters').optional(),
+    token: z.string().min(16, 'use at least 16 characters').optional(),
+    /** Anyone who reaches the port may read and write: a warning at every start. */
+    allow_unauthenticated: z.boolean().default(false),
+    /** GET /getCache and friends without the token; writes still need it. */
+    allow_unauthenticated_reads: z.boolean().default(false),
+    /** Web pages (their Origin, e.g. http://homeassistant.local:8123) allowed to call the API. */
+    allowed_origins: z.array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'use an origin like http://homeassistant.local:8123')).default([]),
   })
-  .strict();
+  .strict()
+  .refine((r) => !r.enabled || r.token !== undefined || r.allow_unauthenticated, {
+    message: 'is needed when the REST API is enabled (or set allow_unauthenticated: true)',
+    path: ['token'],
+  });
 
 export type GivenergyInverterOptions = z.infer<typeof givenergyInverterOptions>;
 export type GivenergyRestOptions = z.infer<typeof givenergyRestOptions>;

@@ -2,34 +2,17 @@
 // control through HA, GivTCP's MQTT topics and its REST API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { Recorder, eventually, sleep } from '../../helpers/mqtt-client.js';
-import { startApp, tempDir } from '../../helpers/app.js';
-import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
-import type { GivEnergyAdapter } from '../../../src/adapters/givenergy/adapter.js';
-import type { GivTcpRestServer } from '../../../src/http/givtcp-rest.js';
+import { tempDir } from '../../helpers/app.js';
+import { AUTH, DEV, SERIAL, startGivEnergy } from '../../helpers/givenergy.js';
 import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
 after(async () => broker.stop());
 
-const SERIAL = 'SA2114G047';
-const DEV = 'givenergy_sa2114g047';
-
-async function setup(opts: { arm?: number; dataDir?: string; rest?: Record<string, unknown> } = {}) {
-  const sim = new GivEnergyDongleSimulator({ armFirmware: opts.arm ?? 312 });
-  const port = await sim.listen();
-  const t = await startApp(
-    broker.port,
-    { givenergy: [{ host: '127.0.0.1', port, poll_interval: 3600, full_refresh_interval: 3600, frame_gap_ms: 0 }], givenergy_rest: { port: await freePort(), ...(opts.rest ?? {}) } },
-    { dataDir: opts.dataDir },
-  );
-  const adapter = t.app.adapters[0] as GivEnergyAdapter;
-  const rest = t.app.adapters[1] as GivTcpRestServer;
-  adapter.writeLimits = { minGapMs: 0, perMinute: 10_000 };
-  return { sim, t, adapter, rest, restUrl: `http://127.0.0.1:${rest.ports[0]}`, stop: async () => (await t.stop(), await sim.close()) };
-}
+const setup = (opts: { arm?: number; dataDir?: string } = {}) => startGivEnergy(broker, opts);
 
 test('simulator registers reach MQTT with the right values, units and discovery', async () => {
   const rec = await Recorder.connect(broker.port, [`homeassistant/device/${DEV}/config`, `homeassistant/device/${DEV}_battery_1/config`, `energy2mqtt/${DEV}/#`, `energy2mqtt/${DEV}_battery_1/#`]);
@@ -116,7 +99,7 @@ test('every control, through HA, GivTCP MQTT topics and REST, writes the right r
     for (const c of CASES) {
       const ways: Array<[string, () => Promise<unknown>]> = [
         ['mqtt', () => pub.publish(`GivEnergy/control/${SERIAL}/${c.command}`, c.mqtt)],
-        ['rest', () => fetch(`${s.restUrl}/${c.command}`, { method: 'POST', body: JSON.stringify(c.rest), headers: { 'content-type': 'application/json' } })],
+        ['rest', () => s.post(c.command, c.rest)],
       ];
       if (c.ha) ways.push(['ha', () => pub.publish(`energy2mqtt/${DEV}/${c.ha![0]}/set`, c.ha![1])]);
       for (const [way, send] of ways) {
@@ -145,13 +128,13 @@ test('clock sync writes the current time; REST reads return the cache', async ()
   const s = await setup();
   try {
     const before = s.sim.writes.length;
-    const res = await fetch(`${s.restUrl}/syncDateTime`, { method: 'POST', body: '{}' });
+    const res = await s.post('syncDateTime', {});
     assert.equal(res.status, 200);
     const now = new Date();
     const written = s.sim.writes.slice(before).map((w) => [w.register, w.value]);
     assert.deepEqual(written.slice(0, 3), [[35, now.getFullYear() - 2000], [36, now.getMonth() + 1], [37, now.getDate()]]);
     for (const route of ['getCache', 'readData', 'getData', 'runAll']) {
-      const data = (await (await fetch(`${s.restUrl}/${route}`)).json()) as any;
+      const data = (await (await fetch(`${s.restUrl}/${route}`, { headers: AUTH })).json()) as any;
       assert.equal(data.Invertor_Details.Invertor_Serial_Number, SERIAL, route);
       assert.equal(data.Power.Power.PV_Power, 128, route);
       assert.equal(data.Control.Mode, 'Eco', route);
@@ -162,12 +145,11 @@ test('clock sync writes the current time; REST reads return the cache', async ()
 });
 
 test('refused commands say why and write nothing', async () => {
-  const s = await setup({ rest: { token: 'rest-secret-token-1' } });
+  const s = await setup();
   const rec = await Recorder.connect(broker.port, ['energy2mqtt/bridge/event']);
-  const auth = { authorization: 'Bearer rest-secret-token-1' };
   try {
     const before = s.sim.writes.length;
-    const post = (command: string, body: unknown, headers: Record<string, string> = auth) => fetch(`${s.restUrl}/${command}`, { method: 'POST', body: JSON.stringify(body), headers });
+    const post = s.post;
     assert.equal((await post('setChargeTarget', { chargeToPercent: '50' }, {})).status, 401, 'the token is required');
     const low = await post('setBatteryReserve', { reservePercent: '2' });
     assert.equal(low.status, 400);

@@ -1,0 +1,84 @@
+// How many writes a device's memory may take: a cap per minute (a runaway automation) and a
+// budget per day (years of EEPROM life), both on the injected clock, the day's count kept across
+// restarts by the caller. The first piece of the safe writer every adapter will share.
+import { z } from 'zod';
+import type { Clock } from '../core/clock.js';
+
+export const writeBudgetState = z.object({ day: z.string(), used: z.number().int().min(0) });
+export type WriteBudgetState = z.infer<typeof writeBudgetState>;
+
+export interface WriteLimits {
+  perMinute: number;
+  perDay: number;
+}
+
+/** The share of the daily budget at which the user is warned. */
+export const WARN_SHARE = 0.8;
+const MINUTE = 60_000;
+
+/** The local calendar day of a time, e.g. 2026-12-03: the budget starts again at midnight. */
+export function localDay(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+export class WriteBudget {
+  private recent: number[] = [];
+  private today: WriteBudgetState;
+
+  constructor(
+    private readonly clock: Clock,
+    public limits: WriteLimits,
+  ) {
+    this.today = { day: localDay(clock.now()), used: 0 };
+  }
+
+  /** Takes up the count kept from an earlier run (a count of another day starts from 0). */
+  restore(saved: WriteBudgetState): void {
+    this.today = { ...saved };
+    this.rollOver(this.clock.now());
+  }
+
+  /** Why a write now would be refused, or undefined when it may go ahead. */
+  refusal(): string | undefined {
+    const now = this.clock.now();
+    this.rollOver(now);
+    if (this.today.used >= this.limits.perDay) {
+      return `today's budget of ${this.limits.perDay} register writes is spent; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`;
+    }
+    this.recent = this.recent.filter((t) => now - t < MINUTE);
+    if (this.recent.length >= this.limits.perMinute) {
+      return `more than ${this.limits.perMinute} register writes in a minute; refused to protect the inverter's EEPROM`;
+    }
+    return undefined;
+  }
+
+  /** Counts a write; true when it is the one that reaches the warning share of the day's budget. */
+  record(): boolean {
+    const now = this.clock.now();
+    this.rollOver(now);
+    this.recent.push(now);
+    this.today.used++;
+    return this.today.used === Math.ceil(this.limits.perDay * WARN_SHARE);
+  }
+
+  /** Writes left today (never below 0). */
+  left(): number {
+    this.rollOver(this.clock.now());
+    return Math.max(0, this.limits.perDay - this.today.used);
+  }
+
+  get used(): number {
+    this.rollOver(this.clock.now());
+    return this.today.used;
+  }
+
+  state(): WriteBudgetState {
+    return { ...this.today };
+  }
+
+  private rollOver(now: number): void {
+    const day = localDay(now);
+    if (day !== this.today.day) this.today = { day, used: 0 };
+  }
+}
