@@ -5,6 +5,10 @@ import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from './logger.js';
+import { reconnectWait, type Backoff } from './backoff.js';
+
+/** Reconnect waits grow up to this (ms, ±20 % jitter): the bridge is back within 5 s of the broker. */
+export const MAX_RECONNECT_WAIT_MS = 4000;
 
 export interface BrokerSettings {
   host: string;
@@ -22,7 +26,7 @@ export interface BrokerSettings {
 export interface ConnectionOptions {
   broker: BrokerSettings;
   will: { topic: string; payload: string };
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: Backoff;
 }
 
 export interface MqttMessage {
@@ -125,10 +129,7 @@ export class MqttConnection extends EventEmitter<Events> {
 
   private scheduleReconnect(): void {
     if (this.stopping || this.retryTimer) return;
-    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 1000, maxMs: 30_000 };
-    const base = Math.min(maxMs, initialMs * 2 ** this.attempt);
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.attempt++;
+    const delay = reconnectWait(this.attempt++, this.options.backoff ?? { initialMs: 500, maxMs: MAX_RECONNECT_WAIT_MS });
     this.log.debug(`reconnecting in ${delay} ms (attempt ${this.attempt})`);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

@@ -5,6 +5,7 @@
 // garbage, count as no answer: the request times out and is tried again.
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
+import { reconnectWait } from '../../core/backoff.js';
 import type { Logger } from '../../core/logger.js';
 import { CLIENT_SERIAL, Framer, decodeFrame, encodeHeartbeat, encodeReadRequest, encodeWriteRequest, type Frame } from './frame.js';
 import { isGarbagePage } from './registers.js';
@@ -29,15 +30,10 @@ type Job = {
 
 export class DongleError extends Error {}
 
-/** Reconnect waits grow up to this (ms, before ±20 % jitter), so a dongle that is back is polled within 15 s. */
+/** Reconnect waits grow up to this (ms, ±20 % jitter): a dongle that is back is polled again within 15 s. */
 export const MAX_RECONNECT_WAIT_MS = 10_000;
 /** A connection attempt that gets no answer at all (a wrong address) gives up after this. */
 const CONNECT_TIMEOUT_MS = 5000;
-
-/** The wait before reconnect attempt `attempt` (0, 1, ...): doubling from initialMs up to maxMs, ±20 % jitter. */
-export function reconnectWait(attempt: number, backoff: { initialMs: number; maxMs: number }, random = Math.random()): number {
-  return Math.round(Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30)) * (0.8 + random * 0.4));
-}
 
 export class DongleClient extends EventEmitter<{ connected: []; disconnected: []; problem: [reason: string] }> {
   private socket?: Socket;
@@ -67,19 +63,22 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
     this.connect();
   }
 
-  /** Resolves once connected (or rejects after timeoutMs). */
+  /** Resolves once connected; rejects at the first failed attempt (saying why) or after timeoutMs. */
   waitConnected(timeoutMs = 10_000): Promise<void> {
     if (this.isConnected) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('connected', done);
-        reject(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port} within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      const done = () => {
+      const finish = (error?: Error) => {
         clearTimeout(timer);
-        resolve();
+        this.off('connected', onConnected);
+        this.off('problem', onProblem);
+        if (error) reject(error);
+        else resolve();
       };
-      this.once('connected', done);
+      const onConnected = () => finish();
+      const onProblem = (reason: string) => finish(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port}: ${reason}`));
+      const timer = setTimeout(() => finish(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port} within ${timeoutMs / 1000} s`)), timeoutMs);
+      this.once('connected', onConnected);
+      this.once('problem', onProblem);
     });
   }
 

@@ -27,6 +27,9 @@ test('simulator registers reach MQTT with the right values, units and discovery'
     for (const key of ['pv_energy_today', 'import_energy_today', 'export_energy_today', 'charge_energy_today', 'discharge_energy_today', 'load_energy_today', 'pv_energy_total', 'import_energy_total', 'export_energy_total']) {
       assert.deepEqual([c[key].unit_of_measurement, c[key].device_class, c[key].state_class], ['kWh', 'energy', 'total_increasing'], key);
     }
+    // Every option the battery-mode select offers can be chosen; the rate sliders move in the register's steps.
+    assert.deepEqual(c.battery_mode.options, ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export', 'Export (Paused)']);
+    assert.deepEqual([c.charge_rate.step, c.discharge_rate.step, c.charge_rate.max], [82, 82, 3600], '1 % of the 8.2 kWh pack');
     const battery = JSON.parse((await rec.waitFor(`homeassistant/device/${DEV}_battery_1/config`, (p) => p !== '')).payload);
     assert.deepEqual(deviceDiscoveryProblems(`homeassistant/device/${DEV}_battery_1/config`, battery), []);
     const state = async (key: string, device = DEV) => (await rec.waitFor(`energy2mqtt/${device}/${key}`)).payload;
@@ -87,6 +90,7 @@ const CASES: Case[] = [
   { command: 'setBatteryMode', mqtt: 'Timed Export', rest: { mode: 'Timed Export' }, ha: ['battery_mode', 'Timed Export'], before: { 27: 1, 59: 0, 110: 4 }, writes: [[27, 0], [59, 1]] },
   { command: 'setBatteryMode', mqtt: 'Eco (Paused)', rest: { mode: 'Eco (Paused)' }, ha: ['battery_mode', 'Eco (Paused)'], before: { 27: 0, 59: 1, 110: 4 }, writes: [[27, 1], [59, 0], [110, 100]] },
   { command: 'setBatteryMode', mqtt: 'Eco', rest: { mode: 'Eco' }, ha: ['battery_mode', 'Eco'], before: { 27: 0, 59: 1, 110: 100 }, writes: [[27, 1], [59, 0], [110, 4]] },
+  { command: 'setBatteryMode', mqtt: 'Export (Paused)', rest: { mode: 'Export (Paused)' }, ha: ['battery_mode', 'Export (Paused)'], before: { 27: 1, 59: 1, 110: 4 }, writes: [[27, 0], [59, 0]] },
   { command: 'setBatteryPauseMode', mqtt: 'PauseCharge', rest: { mode: 'PauseCharge' }, ha: ['pause_mode', 'PauseCharge'], before: { 318: 0 }, writes: [[318, 1]] },
   { command: 'setEcoMode', mqtt: 'disable', rest: { state: 'disable' }, ha: ['eco_mode', 'OFF'], before: { 27: 1 }, writes: [[27, 0]] },
   { command: 'setDateTime', mqtt: '21/11/2026 10:30:05', rest: { dateTime: '21/11/2026 10:30:05' }, ha: ['date_time', '21/11/2026 10:30:05'], before: { 35: 23, 36: 4, 37: 28, 38: 12, 39: 15, 40: 36 }, writes: [[35, 26], [36, 11], [37, 21], [38, 10], [39, 30], [40, 5]] },

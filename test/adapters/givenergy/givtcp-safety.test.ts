@@ -8,7 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { Recorder, eventually, sleep } from '../../helpers/mqtt-client.js';
 import { startApp } from '../../helpers/app.js';
-import { AUTH, SERIAL, startGivEnergy } from '../../helpers/givenergy.js';
+import { AUTH, DEV, SERIAL, startGivEnergy } from '../../helpers/givenergy.js';
+import { SimulatedClock } from '../../../src/core/clock.js';
 import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
 import { parseOptions } from '../../../src/options.js';
 
@@ -212,6 +213,51 @@ test('GivTCP payloads cannot forge a log line or flood the log and the events', 
     assert.equal(s.sim.writes.length, 0);
   } finally {
     await rec.close();
+    await s.stop();
+  }
+});
+
+test('EEPROM budget on the simulated clock: 60 writes a minute, daily_write_budget a day, a warning at 80 %, kept across restarts', async () => {
+  const clock = new SimulatedClock(new Date(2026, 11, 3, 9, 0, 0).getTime());
+  const events = await Recorder.connect(broker.port, ['energy2mqtt/bridge/event', `energy2mqtt/${DEV}/writes_left_today`]);
+  let s = await startGivEnergy(broker, { inverter: { daily_write_budget: 100 }, config: { clock } });
+  s.adapter.writeLimits = { minGapMs: 0, perMinute: 60 };
+  /** One register write through REST: a charge target the inverter does not hold yet. */
+  const write = async () => {
+    const res = await s.post('setChargeTarget', { chargeToPercent: s.sim.hr[116] === 50 ? '51' : '50' });
+    return { status: res.status, error: ((await res.json()) as { error?: string }).error };
+  };
+  try {
+    for (let i = 0; i < 60; i++) assert.equal((await write()).status, 200, `write ${i + 1}`);
+    const perMinute = await write();
+    assert.equal(perMinute.status, 400);
+    assert.match(perMinute.error!, /more than 60 register writes in a minute/);
+    clock.advance(61_000);
+    for (let i = 60; i < 79; i++) assert.equal((await write()).status, 200, `write ${i + 1}`);
+    assert.ok(!s.t.logs.some((l) => /register writes are used/.test(l)), 'no warning before 80 %');
+    assert.equal((await write()).status, 200);
+    assert.ok(s.t.logs.some((l) => / WARN .*80 of today's 100 register writes are used/.test(l)));
+    const warning = JSON.parse((await events.waitFor('energy2mqtt/bridge/event', (p) => p.includes('write_budget'))).payload);
+    assert.deepEqual([warning.used, warning.budget], [80, 100]);
+    clock.advance(61_000);
+    for (let i = 80; i < 100; i++) assert.equal((await write()).status, 200, `write ${i + 1}`);
+    const spent = await write();
+    assert.equal(spent.status, 400);
+    assert.match(spent.error!, /today's budget of 100 register writes is spent; refused .* until midnight/);
+    await events.waitFor(`energy2mqtt/${DEV}/writes_left_today`, (p) => p === '0');
+    assert.equal(s.sim.writes.length, 100, 'exactly the budget reached the inverter');
+
+    // A restart the same day does not give the budget back.
+    await s.stop();
+    s = await startGivEnergy(broker, { inverter: { daily_write_budget: 100 }, config: { clock, dataDir: s.t.dataDir } });
+    s.adapter.writeLimits = { minGapMs: 0, perMinute: 60 };
+    assert.match((await write()).error!, /today's budget of 100 register writes is spent/);
+    // The next day it starts again.
+    clock.advance(24 * 3600_000);
+    assert.equal((await write()).status, 200);
+    await events.waitFor(`energy2mqtt/${DEV}/writes_left_today`, (p) => p === '99');
+  } finally {
+    await events.close();
     await s.stop();
   }
 });
