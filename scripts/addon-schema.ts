@@ -93,6 +93,27 @@ export function addonSchema(): { options: Json; schema: Json } {
   return { options: optionsOf(json), schema: schemaOf(json, 0) as Json };
 }
 
+/**
+ * Every option as a dotted path (`givenergy.host`, `automation.rules.target.mqtt.state_topic`;
+ * list items without an index), groups included: what DOCS.md must describe.
+ */
+export function optionPaths(): string[] {
+  const paths = new Set<string>();
+  const walk = (input: Json, path: string): void => {
+    const s = mergeVariants(input);
+    if (s.type === 'object' && s.properties) {
+      if (path) paths.add(path);
+      for (const [key, prop] of Object.entries<Json>(s.properties)) walk(prop, path ? `${path}.${key}` : key);
+    } else if (s.type === 'array' && mergeVariants(s.items as Json).type === 'object') {
+      walk(s.items as Json, path);
+    } else {
+      paths.add(path);
+    }
+  };
+  walk(z.toJSONSchema(optionsSchema, { io: 'input', unrepresentable: 'any' }) as Json, '');
+  return [...paths];
+}
+
 // `npx tsx scripts/addon-schema.ts` prints them; `--write` puts them into config.yaml.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const generated = addonSchema();

@@ -3,7 +3,7 @@
 // test/fixtures/addon) gives the known keys and their defaults.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
@@ -109,4 +109,13 @@ test('the s6 service scripts are executable in git and start the compiled progra
   const run = readFileSync('addon/rootfs/etc/services.d/energy2mqtt/run', 'utf8');
   assert.match(run, /^#!\/usr\/bin\/with-contenv bashio/);
   assert.match(run, /exec node (--\S+ )*\/app\/dist\/main\.js --options \/data\/options\.json --data \/data/);
+});
+
+test("the store's description names only the device families that are there", () => {
+  const planned: Record<string, RegExp> = { victron: /victron/i, tempo: /tempo/i, 'viessmann-meter': /viessmann/i, 'water-heater': /water heater/i };
+  const present = new Set(readdirSync('src/adapters', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name));
+  for (const [family, name] of Object.entries(planned)) {
+    if (!present.has(family)) assert.doesNotMatch(String(config.description), name, `${family} is not there yet`);
+  }
+  for (const family of ['givenergy', 'vaillant']) assert.ok(present.has(family) && new RegExp(family, 'i').test(String(config.description)), family);
 });

@@ -206,6 +206,7 @@ export class Bridge implements DeviceHost {
     if (!entity.handler || !COMMAND_COMPONENTS.has(entity.spec.component)) {
       return this.reject(topic, payload, source, `${entity.spec.component} '${key}' takes no commands`);
     }
+    this.o.log.debug(`command on ${topic} (${source}): ${JSON.stringify(shownPayload(payload))}`);
     const parsed = parseCommand(entity.spec, entity.schema, payload);
     if (!parsed.ok) return this.reject(topic, payload, source, parsed.reason);
     const device = entity.device;

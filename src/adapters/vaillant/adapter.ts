@@ -92,6 +92,9 @@ export class VaillantAdapter implements Adapter {
           if (!system.device) this.declare(system, report);
           system.report = report;
           this.applyReport(system);
+          this.ctx.log.debug(
+            `system ${system.short}: outdoor ${report.outdoorTemperature ?? '?'} °C, ${report.zones.length} zone(s), ${report.hotWater.length} cylinder(s), ${this.api.usedThisHour} request(s) in the last hour`,
+          );
           if (this.ctx.clock.now() - system.lastMpc >= MPC_EVERY_MS && this.api.fits(1, COMMAND_RESERVE)) {
             system.lastMpc = this.ctx.clock.now();
             const mpc = await this.api.request('GET', `/hem/${system.id}/mpc`).catch(() => undefined);

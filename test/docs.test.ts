@@ -1,0 +1,33 @@
+// DOCS.md is what a user reads in the add-on's Documentation tab: it must describe every option
+// there is, and no option that is gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { optionPaths } from '../scripts/addon-schema.js';
+
+const docs = readFileSync('DOCS.md', 'utf8');
+
+/** The rows of the "All options" reference: the option in backticks in the first cell. */
+function referenceRows(): string[] {
+  const section = docs.slice(docs.indexOf('## All options'));
+  assert.ok(docs.includes('## All options'), 'DOCS.md has an "All options" section');
+  const end = section.indexOf('\n## ', 3);
+  return [...(end > 0 ? section.slice(0, end) : section).matchAll(/^\| `([a-z_.]+)` \|/gm)].map((m) => m[1]!);
+}
+
+test('DOCS.md describes every option of the schema, and only those', () => {
+  const paths = optionPaths();
+  assert.ok(paths.length > 80, `the walk found ${paths.length} options`);
+  const rows = referenceRows();
+  const missing = paths.filter((p) => !rows.includes(p));
+  assert.deepEqual(missing, [], 'options missing from "All options" in DOCS.md');
+  const stale = rows.filter((r) => !paths.includes(r));
+  assert.deepEqual(stale, [], 'rows in DOCS.md for options that do not exist');
+  assert.equal(new Set(rows).size, rows.length, 'each option once');
+});
+
+test('DOCS.md names every GivTCP command and every command topic form', async () => {
+  const { COMMANDS } = await import('../src/adapters/givenergy/controls.js');
+  for (const command of Object.keys(COMMANDS)) assert.match(docs, new RegExp(`\\b${command}\\b`), command);
+  for (const part of ['set/mode', 'set/temperature', 'set/preset']) assert.ok(docs.includes(part), part);
+});
