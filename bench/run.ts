@@ -4,6 +4,7 @@ import { benchBridge } from './bridge.bench.js';
 import { benchAutomation } from './automation.bench.js';
 import { benchGivenergy } from './givenergy.bench.js';
 import { benchVaillant } from './vaillant.bench.js';
+import { benchRecovery } from './recovery.bench.js';
 import { printTable } from './stats.js';
 
 const broker = await startTestBroker();
@@ -13,6 +14,7 @@ try {
   printTable('Automation (issue 3)', await benchAutomation(broker));
   printTable('GivEnergy (issue 4)', await benchGivenergy(broker));
   printTable('Vaillant (issue 5)', await benchVaillant());
+  printTable('Recovery (issue 8)', await benchRecovery());
 } finally {
   await broker.stop();
 }
