@@ -32,6 +32,7 @@ class ManyEntities implements Adapter {
     }
   }
   async stop(): Promise<void> {}
+  failSafe(): void {}
 }
 
 export async function benchBridge(broker: TestBroker): Promise<Row[]> {

@@ -43,6 +43,8 @@ export class App {
   settings!: Settings;
   adapters: Adapter[] = [];
   engine?: Engine;
+  private failedSafe = false;
+  private stopped = false;
 
   constructor(private readonly config: AppConfig) {
     this.secrets.addFromOptions(config.options);
@@ -140,6 +142,31 @@ export class App {
     };
   }
 
+  /**
+   * Synchronously puts every output in its safe state: the rules' loads first (their messages
+   * leave on the open connections now), then each adapter's actuators. For crashes, signals and
+   * process exit; safe to call twice, and nothing to do after a completed stop.
+   */
+  failSafe(reason: string): void {
+    if (this.failedSafe || this.stopped) return;
+    this.failedSafe = true;
+    if (!this.engine && this.adapters.length === 0) return; // nothing started that has outputs
+    this.logs.root.warn(`fail-safe (${reason}): every output to its safe state`);
+    try {
+      this.engine?.failSafe();
+    } catch (err) {
+      this.logs.root.error(`automation fail-safe failed: ${(err as Error).message}`);
+    }
+    for (const adapter of this.adapters) {
+      try {
+        adapter.failSafe();
+      } catch (err) {
+        this.logs.root.error(`${adapter.id} fail-safe failed: ${(err as Error).message}`);
+      }
+    }
+    this.connection?.flushNow();
+  }
+
   async stop(): Promise<void> {
     // The rules give their loads back first, while the devices can still be reached.
     await this.engine?.stop().catch((err: Error) => this.logs.root.error(`automation did not stop cleanly: ${err.message}`));
@@ -152,6 +179,7 @@ export class App {
     }
     await this.bridge?.stop();
     await this.connection?.stop({ topic: `${this.config.options.base_topic}/bridge/state`, payload: 'offline' });
+    this.stopped = true;
     this.logs.child('bridge').info('stopped');
   }
 }

@@ -23,4 +23,10 @@ export interface Adapter {
   start(): Promise<void>;
   /** Releases everything and leaves actuators safe. */
   stop(): Promise<void>;
+  /**
+   * Called on a crash, a signal, process exit or stale input (a deadman): synchronously puts the
+   * adapter's actuators in their safe state and writes nothing to a device afterwards. Safe to
+   * call twice.
+   */
+  failSafe(): void;
 }

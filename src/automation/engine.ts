@@ -331,6 +331,18 @@ export class Engine {
     await Promise.all(this.rules.map((r) => r.settled()));
   }
 
+  /** On a crash or a signal: every rule puts its load in its safe state, synchronously. */
+  failSafe(): void {
+    this.tick?.cancel();
+    for (const rule of this.rules) {
+      try {
+        rule.failSafe();
+      } catch (err) {
+        this.d.log.error(`${rule.name}: fail-safe failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     this.tick?.cancel();
     for (const rule of this.rules) await rule.release();

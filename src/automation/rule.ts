@@ -59,6 +59,11 @@ export interface Rule {
   evaluate(input: RuleInput): RuleDecision;
   /** Gives control back: restores what the load was before the rule took it. */
   release(): Promise<void>;
+  /**
+   * On a crash or a signal, synchronously: puts what the rule switched in its safe state, and
+   * switches nothing afterwards. Safe to call twice.
+   */
+  failSafe(): void;
   /** Switching still under way (the engine waits for it on stop and in tests). */
   settled(): Promise<unknown>;
   /** Takes over the state the load is in at start (optional). */

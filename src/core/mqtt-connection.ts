@@ -150,6 +150,15 @@ export class MqttConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * Hands what is buffered to the socket now. mqtt.js corks the stream until the next tick; a
+   * crash handler exits before that, so the fail-safe messages would never leave.
+   */
+  flushNow(): void {
+    const stream = this.client?.stream as { writableCorked?: number; uncork?: () => void } | undefined;
+    while (stream?.uncork && (stream.writableCorked ?? 0) > 0) stream.uncork();
+  }
+
   async subscribe(topics: string[], qos: 0 | 1 = 1): Promise<void> {
     if (!this.client?.connected) return;
     await this.client.subscribeAsync(topics, { qos });

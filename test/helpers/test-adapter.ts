@@ -17,6 +17,8 @@ export class TestAdapter implements Adapter {
   }
 
   async stop(): Promise<void> {}
+
+  failSafe(): void {}
 }
 
 /** For AppConfig.extraAdapters; `holder.adapter` gives the test the running instance. */

@@ -123,6 +123,8 @@ export class GivEnergyAdapter implements Adapter {
   private commands: Promise<unknown> = Promise.resolve();
   private lastWriteAt = 0;
   private stopped = false;
+  /** Set by failSafe(): no register is written from then on. */
+  private failedSafe = false;
 
   constructor(
     readonly options: GivenergyInverterOptions,
@@ -425,6 +427,7 @@ export class GivEnergyAdapter implements Adapter {
   }
 
   private async writeRegister(model: InverterModel, w: Write): Promise<void> {
+    if (this.failedSafe) throw new ControlError('energy2mqtt is stopping after a failure; nothing is written to the inverter');
     const refusal = this.budget.refusal();
     if (refusal) throw new ControlError(refusal);
     // Pacing on the wire (real time): the dongle copes badly with writes back to back.
@@ -570,6 +573,17 @@ export class GivEnergyAdapter implements Adapter {
       })),
       Stats: { Last_Updated_Time: this.lastUpdated?.toISOString() ?? null, status: this.client.connected ? 'online' : 'offline', Write_Count: this.writeCount },
     };
+  }
+
+  /**
+   * The inverter runs by itself and has no output of ours to switch off: the safe state is that
+   * nothing more is written. Polling stops too; a command under way fails before its next write.
+   */
+  failSafe(): void {
+    this.failedSafe = true;
+    this.stopped = true;
+    this.fastTimer?.cancel();
+    this.fullTimer?.cancel();
   }
 
   async stop(): Promise<void> {

@@ -145,6 +145,14 @@ export class GivTcpRestServer implements Adapter {
     }
   }
 
+  /** No more requests: stop listening and drop the connections (nothing here is an actuator). */
+  failSafe(): void {
+    for (const server of this.servers) {
+      server.close();
+      server.closeAllConnections();
+    }
+  }
+
   async stop(): Promise<void> {
     await Promise.all(
       this.servers.map((server) => {

@@ -39,6 +39,7 @@ export class VaillantAdapter implements Adapter {
   readonly systems = new Map<string, SystemState>();
   private account?: Device;
   private timer?: TimerHandle;
+  private failedSafe = false;
   private polling?: Promise<void>;
   /** Values a command set, believed until the report agrees or the time runs out. */
   private trusted = new Map<string, { value: unknown; until: number }>();
@@ -276,6 +277,7 @@ export class VaillantAdapter implements Adapter {
   // ---- commands ----
 
   private async command(system: SystemState, key: string, value: unknown, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<undefined> {
+    if (this.failedSafe) throw new Error('energy2mqtt is stopping after a failure; nothing is sent to myVaillant');
     if (!this.api.fits(1)) throw new Error(this.api.pausedUntil > this.ctx.clock.now() ? `myVaillant requests are paused (${this.api.pauseReason})` : 'the hourly myVaillant request budget is spent');
     await this.api.request(method, path, body);
     this.trusted.set(`${system.id}/${key}`, { value, until: this.ctx.clock.now() + TRUST_COMMAND_MS });
@@ -292,6 +294,15 @@ export class VaillantAdapter implements Adapter {
     const setpoint = Number(system.entities.get(k('veto_setpoint'))?.value ?? 22);
     const hours = Number(system.entities.get(k('veto_duration'))?.value ?? 3);
     return this.command(system, k('quick_veto'), true, 'POST', path, { desiredRoomTemperatureSetpoint: setpoint, duration: hours });
+  }
+
+  /**
+   * No actuator of ours to turn off: a boost ends when the tank is hot and a quick veto after its
+   * duration, under the heat pump's own control. From now on nothing is sent to the cloud.
+   */
+  failSafe(): void {
+    this.failedSafe = true;
+    this.timer?.cancel();
   }
 
   async stop(): Promise<void> {

@@ -26,6 +26,8 @@ export class SurplusSwitchRule implements Rule {
   /** What the load was before the rule first switched it (undefined: not taken over). */
   private before?: boolean;
   private takenOver = false;
+  /** Set by failSafe(): from then on the rule switches nothing. */
+  private failedSafe = false;
   private inFlight: Promise<void> = Promise.resolve();
   private failure?: string;
 
@@ -128,6 +130,7 @@ export class SurplusSwitchRule implements Rule {
   }
 
   private switch(on: boolean, now: number, dryRun: boolean, forced = false): void {
+    if (this.failedSafe) return;
     if (on) this.startedAt = now;
     if (forced && on) this.controller.assume(true, now);
     if (dryRun) return;
@@ -136,6 +139,7 @@ export class SurplusSwitchRule implements Rule {
       this.takenOver = true;
     }
     this.inFlight = this.inFlight.then(async () => {
+      if (this.failedSafe) return;
       try {
         await this.target.set(on);
         this.failure = undefined;
@@ -149,9 +153,24 @@ export class SurplusSwitchRule implements Rule {
     });
   }
 
+  /**
+   * A load this rule switched on goes off at once (one that was on before the rule took it stays
+   * on). An MQTT or HA target's message is on its socket when this returns; a switch of this
+   * add-on is made safe by its own adapter's failSafe().
+   */
+  failSafe(): void {
+    if (this.failedSafe) return;
+    this.failedSafe = true;
+    if (!this.takenOver || this.before === true) return;
+    if (this.controller.on || this.target.current() !== false) {
+      this.target.set(false).catch((err: Error) => this.ctx.log.error(`${this.name}: fail-safe off for ${this.target.describe} failed: ${err.message}`));
+      this.ctx.log.warn(`${this.name}: fail-safe, switched ${this.target.describe} off`);
+    }
+  }
+
   async release(): Promise<void> {
     await this.inFlight;
-    if (!this.takenOver) return;
+    if (!this.takenOver || this.failedSafe) return;
     const restore = this.before ?? false;
     this.takenOver = false;
     if (this.controller.on !== restore || this.target.current() !== restore) {

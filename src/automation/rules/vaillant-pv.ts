@@ -211,6 +211,12 @@ export class VaillantPvRule implements Rule {
     await this.inFlight;
   }
 
+  /**
+   * Nothing can be ended synchronously through a cloud; and nothing needs to be: a boost ends when
+   * the tank is hot and a quick veto after its duration, under the heat pump's own control.
+   */
+  failSafe(): void {}
+
   settled(): Promise<unknown> {
     return this.inFlight;
   }
