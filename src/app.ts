@@ -9,6 +9,8 @@ import { Settings } from './core/settings.js';
 import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
+import { Measurements, homeAssistantAccess } from './measurements/service.js';
+import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
 import type { Adapter } from './adapters/adapter.js';
 import type { Options } from './options.js';
@@ -42,6 +44,7 @@ export class App {
   store!: Store;
   settings!: Settings;
   adapters: Adapter[] = [];
+  measurements!: Measurements;
   engine?: Engine;
   private failedSafe = false;
   private stopped = false;
@@ -85,6 +88,14 @@ export class App {
     declareBridgeDevice(this.bridge, this.logs, this.settings, VERSION);
     void this.connection.start();
 
+    this.measurements = new Measurements({ clock, log: this.logs.child('measurements'), bridge: this.bridge });
+    const automation = options.automation;
+    if (automation && usesHomeAssistant(automation)) {
+      const access = homeAssistantAccess(automation.home_assistant, this.config.supervisorToken);
+      this.secrets.add(access.token);
+      await this.measurements.connectHomeAssistant(access);
+    }
+
     const contextFor: ContextFor = (module) => ({
       log: this.logs.child(module),
       clock,
@@ -92,6 +103,7 @@ export class App {
       settings: this.settings,
       bridge: this.bridge,
       secrets: this.secrets,
+      measurements: this.measurements,
     });
     this.adapters = [...createAdapters(options, contextFor), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {
@@ -101,17 +113,17 @@ export class App {
         log.error(`${adapter.id} did not start: ${(err as Error).message}`);
       }
     }
-    if (options.automation) {
-      // Loaded only when configured: it brings the websocket client and the cron parser.
+    if (automation) {
+      for (const source of automation.sources) this.measurements.define(source);
+      // Loaded only when configured: it brings the cron parser.
       const { Engine } = await import('./automation/engine.js');
       this.engine = new Engine({
-        options: options.automation,
+        options: automation,
         clock,
         log: this.logs.child('automation'),
         settings: this.settings,
         bridge: this.bridge,
-        secrets: this.secrets,
-        supervisorToken: this.config.supervisorToken,
+        measurements: this.measurements,
       });
       await this.engine.start();
     }
@@ -177,6 +189,7 @@ export class App {
         this.logs.root.error(`${adapter.id} did not stop cleanly: ${(err as Error).message}`);
       }
     }
+    await this.measurements?.stop();
     await this.bridge?.stop();
     await this.connection?.stop({ topic: `${this.config.options.base_topic}/bridge/state`, payload: 'offline' });
     this.stopped = true;

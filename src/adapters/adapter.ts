@@ -2,6 +2,7 @@
 import type { Bridge } from '../core/bridge.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { Measurements } from '../measurements/service.js';
 import type { Secrets } from '../core/secrets.js';
 import type { Settings } from '../core/settings.js';
 import type { Store } from '../core/store.js';
@@ -14,6 +15,8 @@ export interface AdapterContext {
   /** Where devices and entities are declared; adapters never see MQTT topics. */
   bridge: Bridge;
   secrets: Secrets;
+  /** Values from outside (MQTT, this add-on's entities, HA entities) with their age. */
+  measurements: Measurements;
 }
 
 export interface Adapter {

@@ -9,15 +9,14 @@ import type { Device } from '../core/device.js';
 import type { Entity } from '../core/device.js';
 import type { EntitySpec } from '../core/entity.js';
 import type { Logger } from '../core/logger.js';
-import type { Secrets } from '../core/secrets.js';
 import type { Settings } from '../core/settings.js';
-import { HaClient, SUPERVISOR_WS } from './ha-client.js';
-import type { AutomationOptions, RuleOptions, SourceOptions, SurplusSwitchOptions } from './options.js';
+import type { Measurement } from '../measurements/measurement.js';
+import type { Measurements } from '../measurements/service.js';
+import type { AutomationOptions, RuleOptions, SurplusSwitchOptions } from './options.js';
 import { isTimeZone } from './options.js';
 import type { Rule, RuleDecision } from './rule.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
-import { Source, readNumber, toBase } from './sources.js';
 import { computeSurplus, type SurplusSettings } from './surplus.js';
 import { createTarget, type Target } from './targets.js';
 
@@ -28,8 +27,8 @@ export interface EngineDeps {
   settings?: Settings;
   /** Without a bridge (the what-if replay) there are no HA entities and no MQTT. */
   bridge?: Bridge;
-  secrets?: Secrets;
-  supervisorToken?: string;
+  /** Where the rules' measurements come from; automation.sources are defined there already. */
+  measurements: Measurements;
   /** Replaces every rule's target (the replay records instead of switching). */
   targetFor?: (rule: SurplusSwitchOptions) => Target;
   tickMs?: number;
@@ -41,12 +40,10 @@ const STATES = ['off', 'waiting', 'on', 'holding', 'blocked'];
 const persisted = z.object({ value: z.unknown(), base: z.unknown() });
 
 export class Engine {
-  readonly sources = new Map<string, Source>();
   readonly rules: Rule[] = [];
   readonly decisions = new Map<string, RuleDecision>();
   dryRun: boolean;
   private surplusSettings?: SurplusSettings;
-  private ha?: HaClient;
   private tick?: TimerHandle;
   private listeners = new Set<DecisionListener>();
   private entities = new Map<string, Record<string, Entity<EntitySpec>>>();
@@ -62,14 +59,17 @@ export class Engine {
     this.timezone = d.options.timezone ?? systemZone;
   }
 
+  /** The named measurements (automation.sources) the surplus and the rules read. */
+  get sources(): ReadonlyMap<string, Measurement> {
+    return this.d.measurements.all;
+  }
+
   onDecision(listener: DecisionListener): void {
     this.listeners.add(listener);
   }
 
   async start(): Promise<void> {
     const o = this.d.options;
-    if (this.needsHomeAssistant()) this.ha = this.connectHomeAssistant();
-    for (const s of o.sources) this.sources.set(s.name, this.createSource(s));
     const grid = o.surplus?.grid ? this.sources.get(o.surplus.grid) : undefined;
     if (grid && o.surplus) {
       this.surplusSettings = {
@@ -154,70 +154,17 @@ export class Engine {
         return new SurplusSwitchRule(r, this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps()), ctx);
       case 'vaillant_pv':
         if (!this.d.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
-        return new VaillantPvRule(r, this.d.bridge, ctx);
+        return new VaillantPvRule(r, this.d.bridge, ctx, this.d.measurements);
     }
   }
 
-  // ---- sources and targets ----
-
-  private needsHomeAssistant(): boolean {
-    const o = this.d.options;
-    return !this.d.targetFor && (o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.type === 'surplus_switch' && r.target.ha_entity));
-  }
-
-  private connectHomeAssistant(): HaClient {
-    const o = this.d.options.home_assistant;
-    const url = o?.url ?? (this.d.supervisorToken ? SUPERVISOR_WS : undefined);
-    const token = o?.token ?? this.d.supervisorToken;
-    if (!url || !token) {
-      throw new Error('Home Assistant entities are used, but there is no API access: set automation.home_assistant.url and token (the add-on gets them from the Supervisor)');
-    }
-    this.d.secrets?.add(token);
-    const client = new HaClient(url, token, this.d.log);
-    client.start();
-    return client;
-  }
-
-  private createSource(o: SourceOptions): Source {
-    const topic = o.mqtt?.topic;
-    const describe = topic ? `MQTT ${topic}` : o.entity ? `entity ${o.entity}` : `Home Assistant ${o.ha_entity}`;
-    const source = new Source(o.name, describe, o.stale_after, this.d.clock, o.invert);
-    const bridge = this.d.bridge;
-    if (topic && bridge) {
-      bridge.subscribeExternal(topic, (payload) => {
-        const n = readNumber(payload, o.mqtt?.json_path);
-        if (typeof n === 'number') source.set(toBase(n, o.mqtt?.unit));
-        else source.reject(n.problem);
-      });
-    } else if (o.entity && bridge) {
-      const [deviceId, key] = o.entity.split('/') as [string, string];
-      const take = (e: Entity<EntitySpec>) => {
-        if (typeof e.value === 'number') source.set(toBase(e.value, e.spec.component === 'sensor' ? e.spec.unit : undefined));
-        else source.reject(`entity ${o.entity} is unknown`);
-      };
-      bridge.onUpdate((e) => {
-        if (e.device.id === deviceId && e.key === key) take(e);
-      });
-      const existing = bridge.entity(deviceId, key);
-      if (existing?.hasValue) take(existing);
-    } else if (o.ha_entity && this.ha) {
-      const id = o.ha_entity;
-      this.ha.watch(id);
-      this.ha.onState((entityId, state) => {
-        if (entityId !== id) return;
-        const n = Number(state.state);
-        if (state.state.trim() !== '' && Number.isFinite(n)) source.set(toBase(n, state.attributes.unit_of_measurement as string | undefined));
-        else source.reject(`${id} is ${state.state}`);
-      });
-    }
-    return source;
-  }
+  // ---- targets ----
 
   private targetDeps() {
     const bridge = this.d.bridge;
     return {
       bridge,
-      ha: this.ha,
+      ha: this.d.measurements.homeAssistant,
       publish: bridge ? (topic: string, payload: string) => bridge.publishExternal(topic, payload) : undefined,
       follow: bridge
         ? (topic: string) => {
@@ -347,6 +294,5 @@ export class Engine {
     this.tick?.cancel();
     for (const rule of this.rules) await rule.release();
     for (const rule of this.rules) rule.dispose?.();
-    await this.ha?.stop();
   }
 }

@@ -1,31 +1,12 @@
 // The `automation` options (names fixed by issue 3's example; README and outside checks rely on them).
 import { z } from 'zod';
 import { validate as validCron } from 'node-cron';
+import { sourceOptions } from '../measurements/options.js';
+
+export { sourceOptions };
 
 const NAME = /^[a-z0-9_]+$/;
 const isSet = (o: { topic?: string; command_topic?: string } | undefined) => Boolean(o && (o.topic ?? o.command_topic));
-
-export const sourceOptions = z
-  .object({
-    name: z.string().regex(NAME, 'use lower-case letters, digits and _'),
-    // The Supervisor wants nested objects present, so an empty `mqtt: {}` means "not MQTT".
-    mqtt: z
-      .object({
-        topic: z.string().min(1).optional(),
-        json_path: z.string().min(1).optional(),
-        unit: z.enum(['W', 'kW', '%']).default('W'),
-      })
-      .strict()
-      .optional(),
-    entity: z.string().regex(/^[a-zA-Z0-9_-]+\/[a-z0-9_]+$/, 'use <device_id>/<entity_key>').optional(),
-    ha_entity: z.string().regex(/^[a-z_]+\.[a-z0-9_]+$/, 'use an entity id like sensor.grid_power').optional(),
-    invert: z.boolean().default(false),
-    stale_after: z.number().min(1).max(86_400).default(60),
-  })
-  .strict()
-  .refine((s) => [isSet(s.mqtt), Boolean(s.entity), Boolean(s.ha_entity)].filter(Boolean).length === 1, {
-    message: 'give exactly one of mqtt.topic, entity or ha_entity',
-  });
 
 export const targetOptions = z
   .object({
@@ -166,10 +147,15 @@ export const automationOptions = z
   });
 
 export type AutomationOptions = z.infer<typeof automationOptions>;
+
+/** Whether a source or a target is a Home Assistant entity: then the add-on needs HA's API. */
+export function usesHomeAssistant(o: AutomationOptions): boolean {
+  return o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.type === 'surplus_switch' && Boolean(r.target.ha_entity));
+}
 export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
 export type VaillantPvOptions = z.infer<typeof vaillantPvOptions>;
 export type RuleOptions = z.infer<typeof ruleOptions>;
-export type SourceOptions = z.infer<typeof sourceOptions>;
+export type { SourceOptions } from '../measurements/options.js';
 export type TargetOptions = z.infer<typeof targetOptions>;
 
 export function slugOf(name: string): string {

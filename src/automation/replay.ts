@@ -3,6 +3,7 @@
 // load that starts eats into the surplus as it would have. Shared by `npm run simulate` and tests.
 import { SimulatedClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { Measurements } from '../measurements/service.js';
 import { Engine } from './engine.js';
 import type { AutomationOptions } from './options.js';
 import type { Rule, RuleDecision } from './rule.js';
@@ -72,10 +73,13 @@ export async function replay(
   const decisions: ReplayDecision[] = [];
   // Simulated loads switch instantly and report their state to the rule.
   const states = new Map<string, boolean>();
+  const measurements = new Measurements({ clock, log });
+  for (const source of options.sources) measurements.define(source);
   const engine = new Engine({
     options: { ...options, dry_run: false },
     clock,
     log,
+    measurements,
     tickMs: 0, // evaluated below, once per simulated second
     targetFor: (r) => ({ describe: `(simulated) ${r.name}`, current: () => states.get(r.name) ?? false, set: async (on) => void states.set(r.name, on) }),
   });

@@ -1,13 +1,13 @@
 // What surplus PV power is available, from the grid meter, the residual offset and the battery.
-import type { Source } from './sources.js';
+import type { Measurement } from '../measurements/measurement.js';
 
 export interface SurplusSettings {
-  grid: Source;
+  grid: Measurement;
   gridPositiveIsImport: boolean;
   /** W kept as export (positive) or allowed as import (negative). */
   residualW: number;
-  batterySoc?: Source;
-  batteryPower?: Source;
+  batterySoc?: Measurement;
+  batteryPower?: Measurement;
   batteryPowerPositiveIsCharge: boolean;
   batteryPrioritySoc?: number;
 }
@@ -22,7 +22,7 @@ export type Surplus =
  */
 export function computeSurplus(s: SurplusSettings): Surplus {
   const grid = s.grid.value;
-  if (grid === undefined) return { ok: false, why: staleWhy(s.grid) };
+  if (grid === undefined) return { ok: false, why: s.grid.why() };
   const gridImportW = s.gridPositiveIsImport ? grid : -grid;
   let watts = -gridImportW - s.residualW;
   let explain = '';
@@ -41,9 +41,4 @@ export function computeSurplus(s: SurplusSettings): Surplus {
     }
   }
   return { ok: true, watts, gridImportW, explain };
-}
-
-export function staleWhy(source: Source): string {
-  if (source.ageS === Infinity) return `no value yet from source '${source.name}'${source.problem ? ` (${source.problem})` : ''}`;
-  return `no fresh value from source '${source.name}' for ${Math.round(source.ageS)} s (limit ${source.staleAfterS} s)${source.problem ? `; last message: ${source.problem}` : ''}`;
 }

@@ -3,7 +3,7 @@
 // services; an MQTT load through its command topic. Each can tell what the load was before the
 // rule took it, so it can be restored.
 import type { Bridge } from '../core/bridge.js';
-import type { HaClient } from './ha-client.js';
+import type { HaClient } from '../measurements/ha-client.js';
 import type { TargetOptions } from './options.js';
 
 export interface Target {

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimulatedClock } from '../../src/core/clock.js';
-import { Source, readNumber, toBase } from '../../src/automation/sources.js';
+import { Measurement } from '../../src/measurements/measurement.js';
 import { computeSurplus } from '../../src/automation/surplus.js';
 
 function sources() {
   const clock = new SimulatedClock();
-  const grid = new Source('grid', 'grid', 60, clock);
-  const soc = new Source('soc', 'soc', 60, clock);
-  const battery = new Source('battery', 'battery', 60, clock);
+  const grid = new Measurement('grid', 'grid', 60, clock);
+  const soc = new Measurement('soc', 'soc', 60, clock);
+  const battery = new Measurement('battery', 'battery', 60, clock);
   return { clock, grid, soc, battery };
 }
 
@@ -54,16 +54,4 @@ test('a stale grid source means no surplus, with the reason', () => {
   clock.advance(61_000);
   const s = computeSurplus({ grid, gridPositiveIsImport: true, residualW: 0, batteryPowerPositiveIsCharge: true });
   assert.deepEqual(s, { ok: false, why: "no fresh value from source 'grid' for 61 s (limit 60 s)" });
-});
-
-test('reading numbers from MQTT payloads and units', () => {
-  assert.equal(readNumber(' 1234.5 '), 1234.5);
-  assert.equal(readNumber('{"data":{"power":-300}}', 'data.power'), -300);
-  assert.equal(readNumber('{"power":"42"}', 'power'), 42);
-  assert.deepEqual(readNumber('{"power":null}', 'power'), { problem: "'null' is not a number" });
-  assert.deepEqual(readNumber('on'), { problem: "'on' is not a number" });
-  assert.deepEqual(readNumber('12', 'power'), { problem: "no field 'power' in the payload" });
-  assert.deepEqual(readNumber('{bad', 'power'), { problem: "payload is not JSON, so 'power' cannot be read" });
-  assert.equal(toBase(1.5, 'kW'), 1500);
-  assert.equal(toBase(80, '%'), 80);
 });

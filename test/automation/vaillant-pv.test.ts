@@ -154,3 +154,20 @@ test('in an eco period the zone reads 0 °C: the veto starts from the time progr
     await s.stop();
   }
 });
+
+test('a heat-pump report that stops coming puts the rule in its safe state, saying why', async () => {
+  const s = await setup('hotwater', { tank: 40 });
+  try {
+    await s.grid(-3000);
+    await s.minutes(1);
+    assert.deepEqual(s.writes(), ['POST domestic-hot-water/255/boost']);
+    s.sim.exhaustQuota(24 * 3600); // the cloud answers nothing useful from now on
+    await s.minutes(14);
+    assert.doesNotMatch(s.reason(), /no fresh report/, 'a report 14 min old is still used');
+    await s.minutes(2);
+    await eventually(() => /no fresh report from the heat pump/.test(s.reason()), 3000, "the rule's reason");
+    assert.match(s.reason(), /safe state, no quick mode: no fresh report from the heat pump/);
+  } finally {
+    await s.stop();
+  }
+});

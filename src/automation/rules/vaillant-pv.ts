@@ -3,12 +3,20 @@
 // through the Vaillant adapter's entities, i.e. the bridge's command path, and it never touches a
 // boost or veto the user started by hand.
 import type { Bridge } from '../../core/bridge.js';
+import type { Measurement, MeasuredValue } from '../../measurements/measurement.js';
+import type { Measurements } from '../../measurements/service.js';
 import type { OnOffController } from '../controllers/on-off.js';
 import type { VaillantPvOptions } from '../options.js';
 import { slugOf } from '../options.js';
 import { onOffController, onOffDecision, onOffSettings, setting, type Rule, type RuleContext, type RuleDecision, type RuleInput, type RuleSetting, type Thresholds } from '../rule.js';
 
 type QuickMode = 'boost' | 'veto';
+
+/**
+ * A heat-pump report older than this is not acted on: the rule goes to its safe state. The
+ * account polls every 2 minutes by default; a budget can slow it, a failing cloud stop it.
+ */
+export const HEAT_PUMP_STALE_AFTER_S = 900;
 
 interface HeatPumpState {
   tank?: number;
@@ -41,11 +49,14 @@ export class VaillantPvRule implements Rule {
    * report that may still show the previous veto's setpoint. Forgotten when the rule stops. */
   private vetoBase?: number;
   private startedAt = Number.NEGATIVE_INFINITY;
+  /** The heat pump's entities as measurements (with their age), by `<device>/<key>`. */
+  private readonly measured = new Map<string, Measurement<MeasuredValue>>();
 
   constructor(
     private readonly o: VaillantPvOptions,
     private readonly bridge: Bridge,
     private readonly ctx: RuleContext,
+    private readonly measurements: Measurements,
   ) {
     this.slug = slugOf(o.name);
     this.name = o.name;
@@ -84,9 +95,30 @@ export class VaillantPvRule implements Rule {
     };
   }
 
+  /** One of the heat pump's entities, read through the measurements service (fresh or undefined). */
+  private measure(device: string | undefined, key: string): Measurement<MeasuredValue> | undefined {
+    if (!device) return undefined;
+    const ref = `${device}/${key}`;
+    let m = this.measured.get(ref);
+    if (!m) this.measured.set(ref, (m = this.measurements.entity<MeasuredValue>(`${this.slug} ${key}`, ref, HEAT_PUMP_STALE_AFTER_S)));
+    return m;
+  }
+
+  /** Why the heat pump's report cannot be acted on (none yet, or too old), or undefined. */
+  private staleReport(): string | undefined {
+    const { dhw, zone } = this.ids();
+    const needed = [
+      ...(this.mode !== 'heating' ? [dhw ? this.measure(dhw, 'temperature') : undefined] : []),
+      ...(this.mode !== 'hotwater' ? [zone ? this.measure(zone, 'quick_veto') : undefined] : []),
+    ];
+    if (needed.some((m) => m === undefined)) return 'the Vaillant system has not reported yet';
+    const stale = needed.find((m) => m!.value === undefined);
+    return stale ? `no fresh report from the heat pump (${stale.why()})` : undefined;
+  }
+
   private read(): HeatPumpState {
     const { dhw, zone } = this.ids();
-    const v = (device: string | undefined, key: string) => (device ? this.bridge.entity(device, key)?.value : undefined);
+    const v = (device: string | undefined, key: string) => this.measure(device, key)?.value;
     const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
     const bool = (x: unknown) => (typeof x === 'boolean' ? x : undefined);
     return {
@@ -109,6 +141,11 @@ export class VaillantPvRule implements Rule {
     if (!surplus.ok) {
       if (c.forceOff(now)) this.stopOwned(dryRun);
       return decide('blocked', `safe state, no quick mode: ${surplus.why}`);
+    }
+    const stale = this.staleReport();
+    if (stale) {
+      if (c.forceOff(now)) this.stopOwned(dryRun);
+      return decide('blocked', `safe state, no quick mode: ${stale}`);
     }
     const available = Math.round(surplus.watts);
     const need = this.powerW + this.thresholds.enableW;

@@ -4,7 +4,6 @@
 import WebSocket from 'ws';
 import type { Logger } from '../core/logger.js';
 
-export const SUPERVISOR_WS = 'ws://supervisor/core/websocket';
 
 export interface HaState {
   state: string;

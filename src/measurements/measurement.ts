@@ -1,12 +1,12 @@
-// Named measurements the rules read: an entity of this add-on, any MQTT topic, any Home
-// Assistant entity. Each keeps its latest value and when it came; without a fresh one it is
-// unavailable, and the rules that read it go to their safe state.
+// One measured value with its age: a grid power, a state of charge, a tank temperature, whether a
+// boost runs. Whoever reads it gets the value only while it is fresh; a stale or missing one is
+// undefined, and why() says which source and why, in words for the reason sentences in HA.
 import type { Clock } from '../core/clock.js';
 
-export type SourceUnit = 'W' | 'kW' | '%';
+export type MeasuredValue = number | boolean | string;
 
-export class Source {
-  private latest?: number;
+export class Measurement<T extends MeasuredValue = number> {
+  private latest?: T;
   private at = Number.NEGATIVE_INFINITY;
   /** Why the last message could not be used, if it could not. */
   problem?: string;
@@ -14,27 +14,28 @@ export class Source {
 
   constructor(
     readonly name: string,
+    /** Where it comes from, e.g. "MQTT home/grid" or "entity vaillant_x_dhw_255/temperature". */
     readonly describe: string,
     readonly staleAfterS: number,
     private readonly clock: Clock,
     private readonly invert = false,
   ) {}
 
-  /** Takes a new value already in the source's base unit (W, or % for a state of charge). */
-  set(value: number): void {
-    this.latest = this.invert ? -value : value;
+  /** Takes a new value, already in the measurement's base unit (W, %, °C). */
+  set(value: T): void {
+    this.latest = (this.invert && typeof value === 'number' ? -value : value) as T;
     this.at = this.clock.now();
     this.problem = undefined;
     for (const listener of this.listeners) listener();
   }
 
-  /** A message that had no usable number: the old value keeps ageing towards stale. */
+  /** A message that had no usable value: the old one keeps ageing towards stale. */
   reject(problem: string): void {
     this.problem = problem;
   }
 
   /** The value, or undefined when it is missing or older than the staleness limit. */
-  get value(): number | undefined {
+  get value(): T | undefined {
     return this.fresh ? this.latest : undefined;
   }
 
@@ -52,13 +53,19 @@ export class Source {
     return this.at + this.staleAfterS * 1000;
   }
 
+  /** Why there is no value: which source, since when, and the last message's problem. */
+  why(): string {
+    if (this.ageS === Infinity) return `no value yet from source '${this.name}'${this.problem ? ` (${this.problem})` : ''}`;
+    return `no fresh value from source '${this.name}' for ${Math.round(this.ageS)} s (limit ${this.staleAfterS} s)${this.problem ? `; last message: ${this.problem}` : ''}`;
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 }
 
-/** Converts a reading to the source's base unit. */
+/** Converts a reading to the base unit: W for power, Wh for energy. */
 export function toBase(value: number, unit: string | undefined): number {
   if (unit === 'kW' || unit === 'kWh') return value * 1000;
   if (unit === 'MW') return value * 1_000_000;
