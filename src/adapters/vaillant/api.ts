@@ -1,8 +1,12 @@
 // Calls to the myVaillant API under a request budget. A 403 "Out of call volume quota" or any
 // Retry-After stops every request until it has passed; 401 gets a fresh token once; 5xx backs
 // off. Requests are counted in a sliding hour so polling never spends the budget commands need.
+// That is this layer's retry policy, so the HTTP client retries nothing here: a retry it made
+// would be a request the budget never saw, and a Retry-After it waited for would hold a poll.
+import type { Got, Response } from 'got';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import { http } from '../../io/http.js';
 import type { VaillantSession } from './auth.js';
 
 export const API_URL = 'https://api.vaillant-group.com/service-connected-control/end-user-app-api/v1';
@@ -37,10 +41,19 @@ export class VaillantApi {
   pausedUntil = 0;
   pauseReason?: string;
   private failures = 0;
+  private readonly http: Got;
 
   constructor(
-    private readonly o: { apiUrl: string; session: VaillantSession; clock: Clock; log: Logger; budgetPerHour: number },
-  ) {}
+    private readonly o: { apiUrl: string; session: VaillantSession; clock: Clock; log: Logger; budgetPerHour: number; http?: Got },
+  ) {
+    this.http = (o.http ?? http).extend({
+      headers: HEADERS,
+      timeout: { request: 30_000 },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      responseType: 'text',
+    });
+  }
 
   /** Requests made in the last hour. */
   get usedThisHour(): number {
@@ -63,25 +76,25 @@ export class VaillantApi {
       throw new ApiError(`the budget of ${this.o.budgetPerHour} myVaillant requests per hour is spent`);
     }
     let res = await this.send(method, path, body);
-    if (res.status === 401) {
-      await res.arrayBuffer().catch(() => undefined); // release the connection
+    if (res.statusCode === 401) {
       this.o.session.invalidate();
       res = await this.send(method, path, body);
     }
-    const text = await res.text();
-    const retryAfter = Number(res.headers.get('retry-after'));
-    if (res.status === 403 && /quota/i.test(text)) {
+    const status = res.statusCode;
+    const text = res.body;
+    const retryAfter = Number(res.headers['retry-after']);
+    if (status === 403 && /quota/i.test(text)) {
       const seconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : (replenishSeconds(text) ?? 3 * 3600);
       this.pause(seconds, 'call volume quota exhausted');
       throw new ApiError(`myVaillant quota exhausted; no requests for ${Math.round(seconds / 60)} min`, 403);
     }
-    if (Number.isFinite(retryAfter) && retryAfter > 0) this.pause(retryAfter, `Retry-After from HTTP ${res.status}`);
-    if (res.status >= 500) {
+    if (Number.isFinite(retryAfter) && retryAfter > 0) this.pause(retryAfter, `Retry-After from HTTP ${status}`);
+    if (status >= 500) {
       this.failures++;
-      this.pause(Math.min(900, 30 * 2 ** (this.failures - 1)), `myVaillant answered ${res.status}`);
-      throw new ApiError(`myVaillant is unavailable (HTTP ${res.status})`, res.status);
+      this.pause(Math.min(900, 30 * 2 ** (this.failures - 1)), `myVaillant answered ${status}`);
+      throw new ApiError(`myVaillant is unavailable (HTTP ${status})`, status);
     }
-    if (!res.ok) throw new ApiError(`myVaillant refused ${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+    if (status < 200 || status > 299) throw new ApiError(`myVaillant refused ${method} ${path}: HTTP ${status} ${text.slice(0, 200)}`, status);
     this.failures = 0;
     if (!text) return {};
     try {
@@ -100,14 +113,14 @@ export class VaillantApi {
     }
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  /** One request, counted; a network error or a timeout is thrown as the client's HttpError. */
+  private async send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<Response<string>> {
     const token = await this.o.session.token();
     this.sent.push(this.o.clock.now());
-    return fetch(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
+    return this.http(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
       method,
-      headers: { ...HEADERS, authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(30_000),
+      headers: { authorization: `Bearer ${token}` },
+      ...(body !== undefined ? { json: body } : {}),
     });
   }
 }

@@ -4,11 +4,13 @@
 // again; one login at a time per account. The refresh token survives restarts.
 import { createHash, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { Got } from 'got';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Secrets } from '../../core/secrets.js';
 import type { Store } from '../../core/store.js';
+import { http, logRetries, MemoryCookieJar } from '../../io/http.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 export const CLIENT_ID = 'myvaillant';
@@ -78,21 +80,6 @@ const tokenShape = z.object({
 
 const savedShape = z.object({ refreshToken: z.string(), refreshExpiresAt: z.number() });
 
-/** A tiny cookie jar: Keycloak's login needs its session cookies between the three requests. */
-class Cookies {
-  private jar = new Map<string, string>();
-  take(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      if (eq > 0) this.jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
-    }
-  }
-  header(): string {
-    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
 /** The message Keycloak shows on a refused login (kc-feedback-text, or the input-error span). */
 export function loginPageMessage(html: string): string | undefined {
   const m = /id="(?:kc-feedback-text|input-error)"[^>]*>\s*([^<]+?)\s*</.exec(html) ?? /aria-live="polite">\s*([^<]+?)\s*</.exec(html);
@@ -109,6 +96,8 @@ export interface SessionOptions {
   log: Logger;
   store: Store;
   secrets: Secrets;
+  /** The HTTP client (default: the shared one). */
+  http?: Got;
 }
 
 export class VaillantSession {
@@ -124,10 +113,24 @@ export class VaillantSession {
   logins = 0;
   readonly realm: string;
   private readonly storeName: string;
+  /** Statuses are this class's to judge (a 302 is the answer the login wants, a 400 says why a
+   * token was refused); redirects are not followed (the code is in the first Location). The GETs
+   * of the login page and the challenge are tried once more after a network error, a timeout or
+   * a 429/5xx (after its Retry-After): a blip would otherwise cost the 5-minute login back-off.
+   * Once, not twice: the adapter waits for the login. The form and token POSTs never. */
+  private readonly http: Got;
 
   constructor(private readonly o: SessionOptions) {
     this.realm = realmFor(o.brand, o.country);
     this.storeName = `vaillant_${createHash('sha256').update(`${this.realm}/${o.username}`).digest('hex').slice(0, 16)}`;
+    this.http = (o.http ?? http).extend({
+      timeout: { request: 20_000 },
+      retry: { limit: 1 },
+      followRedirect: false,
+      throwHttpErrors: false,
+      responseType: 'text',
+      hooks: { beforeRetry: [logRetries(o.log)] },
+    });
   }
 
   private get base(): string {
@@ -176,38 +179,31 @@ export class VaillantSession {
     const t0 = Date.now();
     try {
       const { verifier, challenge } = pkcePair();
-      const cookies = new Cookies();
+      // Keycloak's session cookies, from the login page to the form post, and only for this login.
+      const login = this.http.extend({ cookieJar: new MemoryCookieJar() });
       const authorize = new URL(`${this.base}/protocol/openid-connect/auth`);
       const q = { response_type: 'code', client_id: CLIENT_ID, code: 'code_challenge', redirect_uri: REDIRECT_URI, code_challenge_method: 'S256', code_challenge: challenge };
       for (const [k, v] of Object.entries(q)) authorize.searchParams.set(k, v);
-      const page = await fetch(authorize, { redirect: 'manual', signal: AbortSignal.timeout(20_000) });
-      cookies.take(page);
-      let code = codeFrom(page.headers.get('location'));
-      const html = await page.text();
+      const page = await login.get(authorize);
+      let code = codeFrom(page.headers.location);
       if (!code) {
+        const html = page.body;
         const action = /<form[^>]*\baction="([^"]+)"/i.exec(html)?.[1]?.replace(/&amp;/g, '&');
-        if (!action) throw new LoginError(`the myVaillant login page has no login form (HTTP ${page.status})`);
-        const form = new URLSearchParams({ username: this.o.username, password: this.o.password, credentialId: '' });
+        if (!action) throw new LoginError(`the myVaillant login page has no login form (HTTP ${page.statusCode})`);
+        const form: Record<string, string> = { username: this.o.username, password: this.o.password, credentialId: '' };
         const altchaPath = /<altcha-widget[^>]*\bchallenge="([^"]+)"/i.exec(html)?.[1] ?? '/api/altcha/challenge';
-        const challengeRes = await fetch(new URL(altchaPath, this.o.identityUrl), { headers: { cookie: cookies.header() }, signal: AbortSignal.timeout(20_000) });
-        if (challengeRes.ok) {
-          const solved = await solveAltcha(await challengeRes.json());
-          form.set('altcha', solved.field);
+        const challengeRes = await login.get(new URL(altchaPath, this.o.identityUrl));
+        if (challengeRes.statusCode >= 200 && challengeRes.statusCode <= 299) {
+          const solved = await solveAltcha(parseJson(challengeRes.body, 'the proof-of-work challenge'));
+          form.altcha = solved.field;
         } else {
-          this.o.log.warn(`no proof-of-work challenge (HTTP ${challengeRes.status}); trying without`);
+          this.o.log.warn(`no proof-of-work challenge (HTTP ${challengeRes.statusCode}); trying without`);
         }
-        const posted = await fetch(new URL(action, this.base), {
-          method: 'POST',
-          redirect: 'manual',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.header() },
-          body: form,
-          signal: AbortSignal.timeout(20_000),
-        });
-        code = codeFrom(posted.headers.get('location'));
-        const postedPage = await posted.text(); // read it either way, so the connection is released
+        const posted = await login.post(new URL(action, this.base), { form });
+        code = codeFrom(posted.headers.location);
         if (!code) {
-          const message = loginPageMessage(postedPage);
-          throw new LoginError(`myVaillant refused the login: ${message ?? `HTTP ${posted.status} without a code`}`);
+          const message = loginPageMessage(posted.body);
+          throw new LoginError(`myVaillant refused the login: ${message ?? `HTTP ${posted.statusCode} without a code`}`);
         }
       }
       await this.exchange({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, code_verifier: verifier, redirect_uri: REDIRECT_URI });
@@ -226,16 +222,16 @@ export class VaillantSession {
   }
 
   private async exchange(form: Record<string, string>): Promise<void> {
-    const res = await fetch(`${this.base}/protocol/openid-connect/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const body: unknown = await res.json().catch(() => undefined);
-    if (!res.ok) {
+    const res = await this.http.post(`${this.base}/protocol/openid-connect/token`, { form });
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body);
+    } catch {
+      body = undefined;
+    }
+    if (res.statusCode < 200 || res.statusCode > 299) {
       const b = body as { error?: string; error_description?: string } | undefined;
-      throw new LoginError(`token request refused (${res.status} ${b?.error_description ?? b?.error ?? ''})`.replace(/ \)$/, ')'));
+      throw new LoginError(`token request refused (${res.statusCode} ${b?.error_description ?? b?.error ?? ''})`.replace(/ \)$/, ')'));
     }
     const t = tokenShape.parse(body);
     const now = this.o.clock.now();
@@ -247,7 +243,16 @@ export class VaillantSession {
   }
 }
 
-function codeFrom(location: string | null): string | undefined {
+/** JSON from a login answer; a body that is not JSON is named, never quoted (it may hold a token). */
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new LoginError(`${what} is not JSON`);
+  }
+}
+
+function codeFrom(location: string | undefined): string | undefined {
   if (!location) return undefined;
   const m = /[?&]code=([^&]+)/.exec(location);
   return m ? decodeURIComponent(m[1]!) : undefined;

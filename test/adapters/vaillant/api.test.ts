@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { VaillantApi, replenishSeconds } from '../../../src/adapters/vaillant/api.js';
+import { createServer, type ServerResponse } from 'node:http';
+import { ApiError, VaillantApi, replenishSeconds } from '../../../src/adapters/vaillant/api.js';
 import { VaillantSession } from '../../../src/adapters/vaillant/auth.js';
 import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
 import { SimulatedClock } from '../../../src/core/clock.js';
@@ -99,6 +100,42 @@ test('over a simulated day of polling every 120 s, the budget of 40 requests per
     assert.equal(apiCalls(), sentAt.length);
     assert.ok(clock.now() - start >= 86_400_000);
   } finally {
+    await sim.close();
+  }
+});
+
+test('the HTTP client retries nothing for the API: a 503 or 429 with Retry-After and a reset connection are one counted request each', async () => {
+  const { sim, clock } = await setup();
+  const answers = [
+    (res: ServerResponse) => (res.writeHead(503, { 'retry-after': '1' }), res.end('{}')),
+    (res: ServerResponse) => (res.writeHead(429, { 'retry-after': '1' }), res.end('{"message":"Rate limit is exceeded"}')),
+    (res: ServerResponse) => res.socket?.destroy(),
+  ];
+  let received = 0;
+  const outage = createServer((req, res) => {
+    const answer = answers[received++]!;
+    req.resume();
+    req.on('end', () => answer(res));
+  });
+  await new Promise<void>((resolve) => outage.listen(0, '127.0.0.1', resolve));
+  try {
+    const log = new LogHub({ level: 'error', secrets: new Secrets() }).child('vaillant');
+    const store = new Store(tempDir());
+    store.open();
+    const session = new VaillantSession({ username: 'u@example.com', password: 'pw-123456', brand: 'vaillant', country: 'germany', identityUrl: sim.identityUrl, clock, log, store, secrets: new Secrets() });
+    const api = new VaillantApi({ apiUrl: `http://127.0.0.1:${(outage.address() as { port: number }).port}/v1`, session, clock, log, budgetPerHour: 40 });
+    await assert.rejects(api.request('GET', '/homes'), /unavailable \(HTTP 503\)/);
+    assert.deepEqual([received, api.usedThisHour], [1, 1], 'not retried after the Retry-After second');
+    clock.advance(31_000);
+    await assert.rejects(api.request('GET', '/homes'), (err: Error) => err instanceof ApiError && err.status === 429);
+    assert.deepEqual([received, api.usedThisHour], [2, 2]);
+    assert.equal(api.pauseReason, 'Retry-After from HTTP 429');
+    clock.advance(2_000);
+    await assert.rejects(api.request('GET', '/homes'), (err: Error) => /^GET http:\/\/127\.0\.0\.1:\d+\/v1\/homes: (socket hang up|read ECONNRESET)$/.test(err.message));
+    assert.deepEqual([received, api.usedThisHour], [3, 3]);
+  } finally {
+    outage.closeAllConnections();
+    outage.close();
     await sim.close();
   }
 });

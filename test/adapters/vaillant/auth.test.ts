@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { VaillantSession, realmFor, solveAltcha, LoginError } from '../../../src/adapters/vaillant/auth.js';
 import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
 import { SimulatedClock } from '../../../src/core/clock.js';
@@ -25,7 +26,7 @@ async function portal(options: Partial<ConstructorParameters<typeof MyVaillantSi
   return sim;
 }
 
-function session(sim: MyVaillantSimulator, opts: { password?: string; dataDir?: string; clock?: SimulatedClock } = {}) {
+function session(sim: MyVaillantSimulator, opts: { password?: string; dataDir?: string; clock?: SimulatedClock; identityUrl?: string } = {}) {
   const lines: string[] = [];
   const secrets = new Secrets();
   const logs = new LogHub({ level: 'debug', secrets, out: { write: (l) => void lines.push(l) } });
@@ -33,7 +34,7 @@ function session(sim: MyVaillantSimulator, opts: { password?: string; dataDir?: 
   store.open();
   const s = new VaillantSession({
     username: 'anna@example.com', password: opts.password ?? 'correct horse', brand: 'vaillant', country: 'germany',
-    identityUrl: sim.identityUrl, clock: opts.clock ?? new SimulatedClock(Date.now()), log: logs.child('vaillant'), store, secrets,
+    identityUrl: opts.identityUrl ?? sim.identityUrl, clock: opts.clock ?? new SimulatedClock(Date.now()), log: logs.child('vaillant'), store, secrets,
   });
   return { s, lines, secrets };
 }
@@ -137,4 +138,33 @@ test("a wrong password and a rejected proof-of-work fail with the portal's own w
 test('a challenge of the wrong shape is refused clearly', async () => {
   await assert.rejects(solveAltcha({ parameters: { algorithm: 'PBKDF2/SHA-256' } }), /unexpected shape/);
   await assert.rejects(solveAltcha({ parameters: { algorithm: 'SCRYPT', cost: 1, keyLength: 32, keyPrefix: '00', nonce: 'ab', salt: 'cd' }, signature: 'x' }), /unknown proof-of-work algorithm SCRYPT/);
+});
+
+test('a login page answering 503 with Retry-After is asked again after it; the form is posted once', async () => {
+  const sim = await portal();
+  // In front of the portal: the first request for the login page gets 503, the rest pass.
+  let refused = 0;
+  const front = createServer((req, res) => {
+    if (req.url?.includes('/openid-connect/auth') && refused++ === 0) {
+      res.writeHead(503, { 'retry-after': '1' });
+      return res.end('busy');
+    }
+    const upstream = request({ host: '127.0.0.1', port: sim.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const { s, lines } = session(sim, { identityUrl: `http://127.0.0.1:${(front.address() as { port: number }).port}` });
+  try {
+    assert.match(await s.token(), /^[0-9a-f]{48}$/);
+    assert.equal(refused, 2, 'the login page was asked twice');
+    assert.deepEqual(paths(sim), ['GET /protocol/openid-connect/auth', 'GET /api/altcha/challenge', 'POST /login-actions/authenticate', 'POST /protocol/openid-connect/token']);
+    assert.ok(lines.some((l) => /retry 1 of GET http:\/\/127\.0\.0\.1:\d+\/auth\/realms\/vaillant-germany-b2c\/protocol\/openid-connect\/auth\?…: HTTP 503/.test(l)), 'the retry is in the debug log, without the query');
+  } finally {
+    front.closeAllConnections();
+    front.close();
+    await sim.close();
+  }
 });
