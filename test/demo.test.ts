@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { freePort } from './helpers/broker.js';
 import { Recorder, eventually, sleep } from './helpers/mqtt-client.js';
-import { deviceDiscoveryProblems } from '../src/core/ha-rules.js';
+import { deviceDiscoveryProblems } from '../src/core/ha-acceptance.js';
 
 test('the demo runs an embedded broker with the bridge, and stops cleanly on SIGINT', async () => {
   const port = await freePort();

@@ -1,10 +1,15 @@
-// The bridge: owns the MQTT connection, turns devices and entities into HA discovery, publishes
-// state, routes commands through each entity's schema to its handler, and remembers what it
-// published so that what goes away is removed from HA, even across restarts.
-import { z } from 'zod';
+// The bridge: owns the MQTT connection, publishes each device's discovery and its states, routes
+// commands through each entity's schema to its handler, and keeps the record of what it published
+// so that what goes away is removed from HA, even across restarts. What the discovery payload and
+// the record contain is decided in discovery/ (pure functions); the bridge publishes and stores.
 import { Device, type CommandSource, type DeviceHost, type DeviceInfo, type Entity } from './device.js';
-import { COMMAND_COMPONENTS, PART_COMPONENTS, discoveryComponent, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
-import { ID_PATTERN } from './ha-rules.js';
+import { COMMAND_COMPONENTS, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
+import { ID_PATTERN } from './ha-acceptance.js';
+import { devicePayload, type RemovedComponent } from './discovery/device-payload.js';
+import { platformOf } from './discovery/registry.js';
+import { COMMAND_PARTS } from './discovery/platforms/thermostat.js';
+import { discoveryRecordShape, goneComponents, recordAfterPublish, topicsToEmpty, type DiscoveryRecord } from './discovery/removal-record.js';
+import { BRIDGE_DEVICE_ID, availabilityTopic, bridgeStateTopic, discoveryTopic, stateTopic } from './discovery/topics.js';
 import { clip, oneLine, shownPayload } from './outside-text.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { MqttConnection, MqttMessage } from './mqtt-connection.js';
@@ -12,8 +17,9 @@ import type { Logger } from './logger.js';
 import type { Store } from './store.js';
 import type { Secrets } from './secrets.js';
 
-export const BRIDGE_DEVICE_ID = 'bridge';
-export const ORIGIN_URL = 'https://github.com/energy2mqtt/energy2mqtt';
+// Defined in discovery/; exported here as well, where their importers have always found them.
+export { BRIDGE_DEVICE_ID };
+export { ORIGIN_URL } from './discovery/device-payload.js';
 const RECORD_FILE = 'discovery';
 
 export interface BridgeOptions {
@@ -36,19 +42,11 @@ export interface BridgeOptions {
 export type CommandResult = { ok: true } | { ok: false; reason: string };
 export type ExternalHandler = (payload: string, message: { retain: boolean }) => void;
 
-const recordShape = z.object({
-  devices: z.record(
-    z.string(),
-    z.object({ owner: z.string(), components: z.record(z.string(), z.string()), topics: z.array(z.string()) }),
-  ),
-});
-type Record_ = z.infer<typeof recordShape>;
-
 type UpdateListener = (entity: Entity<EntitySpec>) => void;
 
 export class Bridge implements DeviceHost {
   private devices = new Map<string, Device>();
-  private record: Record_ = { devices: {} };
+  private record: DiscoveryRecord = { devices: {} };
   private settled = false;
   /** Components published in this run, per device: what HA knows now. */
   private publishedNow = new Map<string, Set<string>>();
@@ -73,7 +71,7 @@ export class Bridge implements DeviceHost {
   constructor(private readonly o: BridgeOptions) {
     this.clock = o.clock ?? systemClock;
     this.base = o.baseTopic;
-    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set(?:/(mode|temperature|preset))?$`);
+    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set(?:/(${COMMAND_PARTS.join('|')}))?$`);
   }
 
   get connected(): boolean {
@@ -81,12 +79,12 @@ export class Bridge implements DeviceHost {
   }
 
   topicOf(deviceId: string, key: string): string {
-    return `${this.base}/${deviceId}/${key}`;
+    return stateTopic(this.base, deviceId, key);
   }
 
   /** Loads what was published before and hooks the connection up; the connection itself is started by the caller. */
   async start(): Promise<void> {
-    this.record = await this.o.store.read(RECORD_FILE, recordShape, { devices: {} });
+    this.record = await this.o.store.read(RECORD_FILE, discoveryRecordShape, { devices: {} });
     const conn = this.o.connection;
     conn.on('connect', () => void this.track(this.onConnect()).then(() => this.markReady()));
     conn.on('message', (msg) => void this.track(this.onMessage(msg)));
@@ -183,7 +181,7 @@ export class Bridge implements DeviceHost {
   }
 
   availabilityChanged(device: Device): void {
-    void this.publish(`${this.base}/${device.id}/availability`, device.available ? 'online' : 'offline', true);
+    void this.publish(availabilityTopic(this.base, device.id), device.available ? 'online' : 'offline', true);
   }
 
   async removeDevice(device: Device): Promise<void> {
@@ -231,7 +229,7 @@ export class Bridge implements DeviceHost {
     try {
       const handler = entity.handler as (v: unknown, s: CommandSource) => unknown;
       const result = await handler(value, source);
-      if (result !== undefined && entity.spec.component !== 'button') entity.update(result as never);
+      if (result !== undefined && platformOf(entity.spec).hasState) entity.update(result as never);
       this.o.log.debug(`${topic} <- ${String(value)} (${source}) done`);
       return { ok: true };
     } catch (err) {
@@ -276,7 +274,7 @@ export class Bridge implements DeviceHost {
     } catch (err) {
       this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
-    await this.publish(`${this.base}/bridge/state`, 'online', true);
+    await this.publish(bridgeStateTopic(this.base), 'online', true);
     for (const id of [...this.pendingClear]) await this.clearDevice(id);
     await this.republishAll();
   }
@@ -339,10 +337,13 @@ export class Bridge implements DeviceHost {
   }
 
   private async publishState(entity: Entity<EntitySpec>, force: boolean): Promise<void> {
-    if (!entity.hasValue || entity.spec.component === 'button') return;
-    // Free text (an error a service returned, a text entity) could carry a secret; nothing else can.
+    if (!entity.hasValue || !platformOf(entity.spec).hasState) return;
+    // Free text (an error a service returned, a text entity) could carry a secret; a value from
+    // a fixed list (a select, an enum sensor, a time) cannot, and must reach HA as it is.
     const text = formatState(entity.spec, entity.value);
-    const payload = typeof entity.value === 'string' ? this.o.secrets.scrub(text) : text;
+    const spec = entity.spec;
+    const freeText = typeof entity.value === 'string' && (spec.component === 'text' || (spec.component === 'sensor' && !spec.options && spec.deviceClass !== 'timestamp'));
+    const payload = freeText ? this.o.secrets.scrub(text) : text;
     if (!force) {
       if (text === entity.lastPayload) return;
       const deadband = entity.spec.component === 'sensor' ? entity.spec.deadband : undefined;
@@ -385,53 +386,10 @@ export class Bridge implements DeviceHost {
     );
   }
 
-  /** The device discovery payload HA reads from <prefix>/device/<id>/config. */
-  discoveryPayload(device: Device, stubs: Iterable<[string, string]> = []): Record<string, unknown> {
-    const info = device.info;
-    const isBridge = device.id === BRIDGE_DEVICE_ID;
-    const dev: Record<string, unknown> = { identifiers: [`energy2mqtt_${info.id}`], name: info.name };
-    if (info.manufacturer) dev.manufacturer = info.manufacturer;
-    if (info.model) dev.model = info.model;
-    if (info.modelId) dev.model_id = info.modelId;
-    if (info.serialNumber) dev.serial_number = info.serialNumber;
-    if (info.swVersion) dev.sw_version = info.swVersion;
-    if (info.hwVersion) dev.hw_version = info.hwVersion;
-    if (info.suggestedArea) dev.suggested_area = info.suggestedArea;
-    if (info.configurationUrl) dev.configuration_url = info.configurationUrl;
-    if (!isBridge) dev.via_device = `energy2mqtt_${BRIDGE_DEVICE_ID}`;
-
-    const availability = [{ topic: `${this.base}/bridge/state` }];
-    if (!isBridge) availability.push({ topic: `${this.base}/${info.id}/availability` });
-
-    const cmps: Record<string, Record<string, unknown>> = {};
-    for (const [key, platform] of stubs) cmps[key] = { p: platform };
-    for (const entity of device.entities.values()) {
-      const spec = entity.spec;
-      const c = discoveryComponent(spec);
-      c.unique_id = `energy2mqtt_${info.id}_${spec.key}`;
-      c.default_entity_id = `${spec.component}.${entityIdPart(info.id)}_${spec.key}`;
-      const stateTopic = this.topicOf(info.id, spec.key);
-      if (PART_COMPONENTS.has(spec.component)) {
-        Object.assign(c, {
-          mode_state_topic: stateTopic, mode_state_template: '{{ value_json.mode }}', mode_command_topic: `${stateTopic}/set/mode`,
-          temperature_state_topic: stateTopic, temperature_state_template: '{{ value_json.target }}', temperature_command_topic: `${stateTopic}/set/temperature`,
-          current_temperature_topic: stateTopic, current_temperature_template: '{{ value_json.current }}',
-        });
-        if (c.preset_modes) Object.assign(c, { preset_mode_state_topic: stateTopic, preset_mode_value_template: '{{ value_json.preset }}', preset_mode_command_topic: `${stateTopic}/set/preset` });
-      } else {
-        if (spec.component !== 'button') c.state_topic = stateTopic;
-        if (COMMAND_COMPONENTS.has(spec.component)) c.command_topic = `${stateTopic}/set`;
-      }
-      cmps[spec.key] = c;
-    }
-    return {
-      dev,
-      o: { name: 'energy2mqtt', sw: this.o.version, url: ORIGIN_URL },
-      availability,
-      availability_mode: 'all',
-      qos: 1,
-      cmps,
-    };
+  /** The discovery JSON for <prefix>/device/<id>/config (see discovery/device-payload.ts). */
+  private payloadOf(device: Device, removed?: Iterable<RemovedComponent>): string {
+    const specs = Array.from(device.entities.values(), (entity) => entity.spec);
+    return JSON.stringify(devicePayload(device.info, specs, { baseTopic: this.base, version: this.o.version }, removed));
   }
 
   private async publishDiscovery(device: Device): Promise<void> {
@@ -444,37 +402,24 @@ export class Bridge implements DeviceHost {
         device.entities.delete(entity.key);
       }
     }
-    const topic = `${this.o.discoveryPrefix}/device/${device.id}/config`;
+    const topic = discoveryTopic(this.o.discoveryPrefix, device.id);
     const current = new Map([...device.entities.values()].map((e) => [e.key, e.spec.component]));
-    const gone = new Map<string, string>();
-    for (const key of this.publishedNow.get(device.id) ?? []) {
-      const platform = this.record.devices[device.id]?.components[key];
-      if (!current.has(key) && platform) gone.set(key, platform);
-    }
-    if (this.settled) {
-      for (const [key, platform] of Object.entries(this.record.devices[device.id]?.components ?? {})) {
-        if (!current.has(key)) gone.set(key, platform);
-      }
-    }
+    const gone = goneComponents(this.record.devices[device.id], this.publishedNow.get(device.id) ?? [], current, this.settled);
     if (!this.connected) return; // published again on connect
     if (gone.size) {
       // HA removes a component when it is first reduced to its platform, then left out.
-      await this.publish(topic, JSON.stringify(this.discoveryPayload(device, gone)), true);
+      await this.publish(topic, this.payloadOf(device, gone), true);
       for (const key of gone.keys()) await this.publish(this.topicOf(device.id, key), '', true);
       this.o.log.info(`removed ${[...gone.keys()].join(', ')} from ${device.id}`);
     }
-    const ok = await this.publish(topic, JSON.stringify(this.discoveryPayload(device)), true);
+    const ok = await this.publish(topic, this.payloadOf(device), true);
     if (!ok) return;
     // With availability_mode all, HA needs the device's own topic too, also for a device
     // declared after the connection came up.
     if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
     this.publishedNow.set(device.id, new Set(current.keys()));
-    const previous = this.settled ? {} : (this.record.devices[device.id]?.components ?? {});
-    const components = { ...previous, ...Object.fromEntries(current) };
-    for (const key of gone.keys()) delete components[key];
-    const topics = [topic, ...Object.keys(components).map((k) => this.topicOf(device.id, k))];
-    if (device.id !== BRIDGE_DEVICE_ID) topics.push(`${this.base}/${device.id}/availability`);
-    this.record.devices[device.id] = { owner: device.owner, components, topics };
+    const roots = { baseTopic: this.base, discoveryPrefix: this.o.discoveryPrefix };
+    this.record.devices[device.id] = recordAfterPublish(this.record.devices[device.id], { id: device.id, owner: device.owner, current, gone }, this.settled, roots);
     await this.o.store.write(RECORD_FILE, this.record);
   }
 
@@ -483,8 +428,7 @@ export class Bridge implements DeviceHost {
    * device waits in pendingClear (and stays in the record) until the next connect.
    */
   private async clearDevice(id: string): Promise<void> {
-    const rec = this.record.devices[id];
-    const topics = rec?.topics ?? [`${this.o.discoveryPrefix}/device/${id}/config`];
+    const topics = topicsToEmpty(this.record.devices[id], this.o.discoveryPrefix, id);
     let cleared = true;
     for (const topic of topics) cleared = (await this.publish(topic, '', true)) && cleared;
     if (!cleared) {
@@ -517,9 +461,3 @@ async function inChunks<T>(items: T[], run: (item: T) => Promise<unknown>): Prom
 function escapeRe(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
-
-function entityIdPart(deviceId: string): string {
-  if (deviceId === BRIDGE_DEVICE_ID) return 'energy2mqtt';
-  return deviceId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-}
-

@@ -3,42 +3,15 @@
 // entity of that device, with only a warning in its log. config.yaml's `homeassistant:` is
 // derived from these tables (test/core/ha-versions.test.ts), so a newer platform or key cannot
 // be added silently. Versions are the first release; "inferred" means read from dates, not notes.
+// A platform's version, with its source, is in the platform's own module (discovery/platforms/).
 import type { Component } from './entity.js';
+import { HA_CORE, type Since } from './discovery/platform.js';
+import { ALL_PLATFORMS } from './discovery/registry.js';
 
-export interface Since {
-  /** First HA Core release, "YYYY.M.0" (the oldest platforms predate calendar versions). */
-  since: string;
-  source: string;
-}
-
-const DOCS = 'https://www.home-assistant.io/integrations';
-const CORE = 'https://github.com/home-assistant/core';
+export type { Since };
 
 /** Per platform: the first release whose MQTT discovery takes it with every key we send for it. */
-export const PLATFORM_SINCE: Record<Component, Since> = {
-  sensor: {
-    since: '2024.9.0',
-    source: `platform: ${DOCS}/sensor.mqtt (ha_release 0.7); newest key: options of enum sensors, ${CORE}/pull/123248, in 2024.9 (${CORE}/issues/126360); suggested_display_precision: ${CORE}/pull/87129 (2023.3)`,
-  },
-  binary_sensor: { since: '0.9.0', source: `${DOCS}/binary_sensor.mqtt (ha_release 0.9)` },
-  switch: {
-    since: '2021.12.0',
-    source: `platform: ${DOCS}/switch.mqtt (ha_release 0.7); device_class: ${CORE}/pull/58931 (opened after the 2021.11 beta; release inferred)`,
-  },
-  number: {
-    since: '2023.2.0',
-    source: `platform: ${DOCS}/number.mqtt (ha_release 2021.2); mode: ${CORE}/pull/77478 (2022.9); power/battery device classes: number classes aligned with sensor's in 2023.2 per https://github.com/make-all/tuya-local/issues/513 (not confirmed in the release notes)`,
-  },
-  select: { since: '2021.7.0', source: `${DOCS}/select.mqtt (ha_release 2021.7)` },
-  button: { since: '2021.12.0', source: `${DOCS}/button.mqtt (ha_release 2021.12)` },
-  text: { since: '2022.12.0', source: `${DOCS}/text.mqtt (ha_release 2022.12; min, max and pattern documented there, not confirmed as part of the first release)` },
-  time: { since: '2026.5.0', source: `${DOCS}/time.mqtt (ha_release 2026.5), https://github.com/home-assistant/home-assistant.io/pull/44977` },
-  climate: {
-    since: '2022.3.0',
-    source: `platform: ${DOCS}/climate.mqtt (ha_release 0.55); preset_mode_* topics: ${CORE}/pull/66062 (2022.3, per the removal notice in ${CORE}/pull/76299)`,
-  },
-  water_heater: { since: '2023.7.0', source: `${DOCS}/water_heater.mqtt (ha_release 2023.7)` },
-};
+export const PLATFORM_SINCE = Object.fromEntries(ALL_PLATFORMS.map((p) => [p.component, p.since])) as Record<Component, Since>;
 
 /**
  * What every device payload relies on, whatever its platforms. Everything else we send (the
@@ -50,17 +23,17 @@ export const PLATFORM_SINCE: Record<Component, Since> = {
 export const FEATURE_SINCE = {
   device_discovery: {
     since: '2024.11.0',
-    source: `homeassistant/device/<id>/config with cmps and o: release notes 2024.11 (https://www.home-assistant.io/blog/2024/11/06/release-202411/), ${CORE}/pull/118757`,
+    source: `homeassistant/device/<id>/config with cmps and o: release notes 2024.11 (https://www.home-assistant.io/blog/2024/11/06/release-202411/), ${HA_CORE}/pull/118757`,
   },
   default_entity_id: {
     since: '2025.10.0',
-    source: `${CORE}/pull/151775 (replaces object_id); first seen in 2025.10.0b1 (https://github.com/zivillian/ism7mqtt/issues/171)`,
+    source: `${HA_CORE}/pull/151775 (replaces object_id); first seen in 2025.10.0b1 (https://github.com/zivillian/ism7mqtt/issues/171)`,
   },
   device_model_id: {
     since: '2024.9.0',
-    source: `${CORE}/pull/123152, docs https://github.com/home-assistant/home-assistant.io/pull/34117 (opened after the 2024.8 beta; release inferred)`,
+    source: `${HA_CORE}/pull/123152, docs https://github.com/home-assistant/home-assistant.io/pull/34117 (opened after the 2024.8 beta; release inferred)`,
   },
-  device_serial_number: { since: '2024.2.0', source: `${CORE}/pull/108105, for 2024.2 per the maintainer in ${CORE}/issues/108069` },
+  device_serial_number: { since: '2024.2.0', source: `${HA_CORE}/pull/108105, for 2024.2 per the maintainer in ${HA_CORE}/issues/108069` },
 } satisfies Record<string, Since>;
 
 /** Compares release numbers part by part as numbers (2026.10.0 is after 2026.5.0). */

@@ -5,7 +5,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { Recorder, eventually, sleep } from '../helpers/mqtt-client.js';
 import { startApp, tempDir } from '../helpers/app.js';
 import { testAdapters, type TestAdapter } from '../helpers/test-adapter.js';
-import { deviceDiscoveryProblems } from '../../src/core/ha-rules.js';
+import { deviceDiscoveryProblems } from '../../src/core/ha-acceptance.js';
 import { SimulatedClock } from '../../src/core/clock.js';
 
 let broker: TestBroker;

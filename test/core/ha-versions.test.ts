@@ -1,12 +1,14 @@
 // config.yaml's `homeassistant:` is the lowest HA release that accepts every platform and key we
-// publish: derived from the table in src/core/ha-versions.ts, and checked against what the
-// add-on really publishes with the simulator of every device family (the demo's set).
+// publish: derived from the tables in src/core/ha-versions.ts (each platform's row comes from its
+// module in src/core/discovery/platforms/), and checked against what the add-on really publishes
+// with the simulator of every device family (the demo's set).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { FEATURE_SINCE, PLATFORM_SINCE, compareVersions, minimumHaVersion } from '../../src/core/ha-versions.js';
 import type { Component } from '../../src/core/entity.js';
+import { ALL_PLATFORMS as REGISTERED_PLATFORMS } from '../../src/core/discovery/registry.js';
 import { startDemoSimulators } from '../../src/simulators/index.js';
 import { freePort, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { Recorder, eventually } from '../helpers/mqtt-client.js';
@@ -41,6 +43,11 @@ test('every row names a release and where that fact comes from', () => {
     assert.match(row.since, /^\d+\.\d+\.\d+$/, name);
     assert.ok(row.source.length > 10, `${name} needs a source`);
   }
+});
+
+test('each platform states its own first release, and the table has a row for every registered platform', () => {
+  assert.deepEqual(Object.keys(PLATFORM_SINCE), REGISTERED_PLATFORMS.map((p) => p.component));
+  for (const platform of REGISTERED_PLATFORMS) assert.equal(PLATFORM_SINCE[platform.component], platform.since, platform.component);
 });
 
 test("config.yaml's homeassistant: is the minimum that every platform of the table needs", () => {

@@ -6,7 +6,7 @@ import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { Recorder, eventually, sleep } from '../../helpers/mqtt-client.js';
 import { tempDir } from '../../helpers/app.js';
 import { AUTH, DEV, SERIAL, startGivEnergy } from '../../helpers/givenergy.js';
-import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
+import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));

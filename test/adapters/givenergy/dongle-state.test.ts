@@ -7,7 +7,7 @@ import { Recorder } from '../../helpers/mqtt-client.js';
 import { startApp } from '../../helpers/app.js';
 import { DEV } from '../../helpers/givenergy.js';
 import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
-import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
+import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));

@@ -7,7 +7,7 @@ import { S, SYSTEM, vaillantSetup } from '../../helpers/vaillant.js';
 import { Recorder, eventually } from '../../helpers/mqtt-client.js';
 import { startApp } from '../../helpers/app.js';
 import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
-import { deviceDiscoveryProblems } from '../../../src/core/ha-rules.js';
+import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));

@@ -1,8 +1,10 @@
-// What Home Assistant accepts in an MQTT discovery payload. The tables are HA core's
-// sensor/const.py (DEVICE_CLASS_UNITS, DEVICE_CLASS_STATE_CLASSES), restricted to the device
-// classes a home-energy bridge can use; the rules are the log messages HA prints when it drops
-// an entity (shared research, ha-addon-discovery.md §6). The bridge checks every declaration
-// with them, and the tests check every payload that reaches the broker.
+// What Home Assistant accepts in an MQTT discovery payload (named for HA's acceptance, not to be
+// confused with automation rules). The tables are HA core's sensor/const.py (DEVICE_CLASS_UNITS,
+// DEVICE_CLASS_STATE_CLASSES), restricted to the device classes a home-energy bridge can use; the
+// checks are the log messages HA prints when it drops an entity (shared research,
+// ha-addon-discovery.md §6). The platform modules (discovery/platforms/) refuse a declaration
+// with unitProblems; the tests check every payload that reaches the broker with
+// deviceDiscoveryProblems, which is written from HA's side and does not ask those modules.
 
 const ENERGY_UNITS = ['J', 'kJ', 'MJ', 'GJ', 'mWh', 'Wh', 'kWh', 'MWh', 'GWh', 'TWh', 'cal', 'kcal', 'Mcal', 'Gcal'];
 const VOLUME_UNITS = ['L', 'mL', 'gal', 'fl. oz.', 'm³', 'ft³', 'CCF', 'MCF'];
@@ -83,7 +85,8 @@ export const BINARY_SENSOR_CLASSES = [
 export const NUMBER_DEVICE_CLASSES = Object.keys(DEVICE_CLASS_UNITS).filter(
   (dc) => !['enum', 'timestamp', 'date', 'energy_storage', 'volume_storage'].includes(dc),
 );
-export const PLATFORMS = [
+/** The MQTT platforms HA's device discovery takes that we publish (a new platform is added here too). */
+export const KNOWN_PLATFORMS = [
   'sensor', 'binary_sensor', 'switch', 'number', 'select', 'button', 'text', 'time', 'climate', 'water_heater',
 ];
 const DEVICE_KEYS = new Set([
@@ -144,7 +147,7 @@ export function componentProblems(id: string, cmp: Json, deviceName?: string): s
   const problems: string[] = [];
   const p = cmp.p ?? cmp.platform;
   const at = (msg: string) => problems.push(`${id}: ${msg}`);
-  if (typeof p !== 'string' || !PLATFORMS.includes(p)) {
+  if (typeof p !== 'string' || !KNOWN_PLATFORMS.includes(p)) {
     at(`platform '${String(p)}' is not supported`);
     return problems;
   }

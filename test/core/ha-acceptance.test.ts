@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deviceDiscoveryProblems, discoveryTopicIsLegal, unitProblems } from '../../src/core/ha-rules.js';
+import { deviceDiscoveryProblems, discoveryTopicIsLegal, unitProblems } from '../../src/core/ha-acceptance.js';
 
 test('unit and state class pairs follow HA core tables', () => {
   assert.deepEqual(unitProblems('sensor', 'power', 'W', 'measurement'), []);
