@@ -2,6 +2,7 @@
 // options/schema and the translations are checked against it by test/options.test.ts.
 import { z } from 'zod';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
@@ -44,7 +45,32 @@ export const mqttOptions = z
   })
   .strict()
   // MQTT 3.1.1 has no password without a user name; the broker would just hang up.
-  .refine((m) => m.password === undefined || m.username !== undefined, { message: 'needs mqtt.username as well', path: ['password'] });
+  .refine((m) => m.password === undefined || m.username !== undefined, { message: 'needs mqtt.username as well', path: ['password'] })
+  .superRefine((m, ctx) => {
+    // Readable is not enough: the files must be what TLS takes (PEM, a key that fits the certificate).
+    if (!m.tls) return;
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const path = m[key];
+      if (path === undefined || fileProblem(path)) continue;
+      try {
+        createSecureContext({ [key]: readFileSync(path) });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${path} is not a usable ${key === 'key' ? 'private key' : 'certificate'} (${tlsReason(err)})` });
+      }
+    }
+    if (m.cert && m.key && !fileProblem(m.cert) && !fileProblem(m.key)) {
+      try {
+        createSecureContext({ cert: readFileSync(m.cert), key: readFileSync(m.key) });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['key'], message: `does not fit the certificate ${m.cert} (${tlsReason(err)})` });
+      }
+    }
+  });
+
+function tlsReason(err: unknown): string {
+  const text = (err as Error).message;
+  return /no start line|bad base64|PEM/i.test(text) ? 'not PEM' : /key values mismatch/i.test(text) ? 'the key does not match' : text.replace(/^error:[0-9A-F]+:/, '');
+}
 
 export const optionsSchema = z
   .object({

@@ -31,7 +31,8 @@ export const targetOptions = z
 const cron = z
   .string()
   .min(9, 'use a cron expression like "0 9 * * *"')
-  .refine((expr) => validCron(expr), { message: 'is not a valid cron expression (minute hour day month weekday, e.g. "0 9 * * *")' });
+  // Five fields: a sixth (seconds first) would pass node-cron but never match a whole minute.
+  .refine((expr) => expr.trim().split(/\s+/).length === 5 && validCron(expr), { message: 'is not a valid cron expression (minute hour day month weekday, e.g. "0 9 * * *")' });
 
 /** A time zone the runtime knows (a bogus one would only fail at the first schedule check). */
 export function isTimeZone(zone: string): boolean {

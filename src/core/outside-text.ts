@@ -25,7 +25,7 @@ export function quote(text: string | Buffer, max = SHOWN_CHARS): string {
   return shown.length <= max ? escape(shown) : `${escape(shown.slice(0, max))}… (${shown.length} chars)`;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /** Escapes control characters (newlines included) so one message stays one line. */
 export function oneLine(text: string): string {

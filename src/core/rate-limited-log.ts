@@ -14,6 +14,11 @@ export class RateLimitedWarning {
 
   warn(key: string, message: string): void {
     const now = this.clock.now();
+    if (this.windows.size >= 1000) {
+      this.forgetExpired(now);
+      // Still full (a flood from many addresses): one window for all of them.
+      if (this.windows.size >= 1000 && !this.windows.has(key)) key = '(many)';
+    }
     const window = this.windows.get(key);
     if (window && now < window.until) {
       window.held++;
@@ -21,7 +26,6 @@ export class RateLimitedWarning {
     }
     const held = window?.held ?? 0;
     this.windows.set(key, { until: now + this.periodMs, held: 0 });
-    if (this.windows.size > 1000) this.forgetExpired(now);
     this.log.warn(held ? `${message} (and ${held} more like it in the last ${this.periodMs / 1000} s)` : message);
   }
 

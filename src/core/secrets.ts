@@ -1,5 +1,6 @@
 // Every secret the add-on knows (option passwords, tokens, keys, and tokens it obtains later).
-// Log lines and MQTT payloads pass through scrub() so none of them ever carries one.
+// Every log line passes through scrub(); in MQTT only free text does (text states, events that
+// echo a payload), so a secret that is also a word cannot rewrite discovery or a select's state.
 
 const SECRET_KEYS = /^(password|pass|passwd|token|access_token|refresh_token|api_key|apikey|secret|client_secret)$/i;
 const MASK = '***';

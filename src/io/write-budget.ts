@@ -39,15 +39,21 @@ export class WriteBudget {
     this.rollOver(this.clock.now());
   }
 
-  /** Why a write now would be refused, or undefined when it may go ahead. */
-  refusal(): string | undefined {
+  /**
+   * Why `count` writes now would be refused, or undefined when they may all go ahead. A command
+   * asks for all its writes at once, so it is never cut off half-way by a budget.
+   */
+  refusal(count = 1): string | undefined {
     const now = this.clock.now();
     this.rollOver(now);
-    if (this.today.used >= this.limits.perDay) {
-      return `today's budget of ${this.limits.perDay} register writes is spent; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`;
+    if (this.today.used + count > this.limits.perDay) {
+      const left = Math.max(0, this.limits.perDay - this.today.used);
+      return left === 0
+        ? `today's budget of ${this.limits.perDay} register writes is spent; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`
+        : `this needs ${count} register writes and only ${left} of today's ${this.limits.perDay} are left; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`;
     }
-    this.recent = this.recent.filter((t) => now - t < MINUTE);
-    if (this.recent.length >= this.limits.perMinute) {
+    this.recent = this.recent.filter((t) => now - t < MINUTE && t <= now);
+    if (this.recent.length + count > this.limits.perMinute) {
       return `more than ${this.limits.perMinute} register writes in a minute; refused to protect the inverter's EEPROM`;
     }
     return undefined;
@@ -77,8 +83,9 @@ export class WriteBudget {
     return { ...this.today };
   }
 
+  /** A new day starts the count again; a clock set back across midnight does not. */
   private rollOver(now: number): void {
     const day = localDay(now);
-    if (day !== this.today.day) this.today = { day, used: 0 };
+    if (day > this.today.day) this.today = { day, used: 0 };
   }
 }

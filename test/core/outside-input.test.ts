@@ -28,6 +28,11 @@ test('a secret that is also a word stays out of MQTT without rewriting discovery
     // Free text where a secret could appear (a text state, an echoed payload) is masked.
     holder.adapter!.declared!.device.entities.get('label')!.update('my power label');
     await rec.waitFor('energy2mqtt/test_device/label', (p) => p === 'my *** label');
+    // A value from a fixed list is never rewritten: "Eco" stays "Eco" with a secret "Eco".
+    t.app.secrets.add('Eco');
+    holder.adapter!.declared!.device.entities.get('mode')!.update('Timed Export');
+    holder.adapter!.declared!.device.entities.get('mode')!.update('Eco');
+    await rec.waitFor('energy2mqtt/test_device/mode', (p) => p === 'Eco');
     await rec.publish('energy2mqtt/test_device/mode/set', 'power');
     const event = JSON.parse((await rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('command_rejected'))).payload);
     assert.equal(event.payload, '***');

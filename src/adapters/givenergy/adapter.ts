@@ -8,8 +8,9 @@ import type { Device, Entity } from '../../core/device.js';
 import type { EntitySpec } from '../../core/entity.js';
 import { clip, oneLine, quote, shownPayload } from '../../core/outside-text.js';
 import { WriteBudget, writeBudgetState } from '../../io/write-budget.js';
+import { SafeWriter } from '../../io/safe-writer.js';
 import { DongleClient } from './client.js';
-import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, batteryMode, checkWrite, rateStepW, registerToRate, type Write } from './controls.js';
+import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, WRITE_ALLOWED, batteryMode, rateStepW, registerToRate, type Write } from './controls.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
 import { EnergyGuard, RegisterBank, STATUS, batteryTelemetry, inverterClock, inverterTelemetry, slotToTime, type InverterTelemetry } from './registers.js';
@@ -104,8 +105,8 @@ export class GivEnergyAdapter implements Adapter {
   lastUpdated?: Date;
   /** EEPROM protection: a cap per minute and a budget per day (the day's count is persisted). */
   readonly budget: WriteBudget;
-  /** Pause between two writes on the wire (ms). */
-  minWriteGapMs = 200;
+  /** Every register write goes through it: allow-list, range, equal value skipped, budgets, read-back. */
+  private readonly writer: SafeWriter<number>;
   private savedReserve = 4;
   private totals: Record<string, z.infer<typeof totalState>> = {};
   private device?: Device;
@@ -121,10 +122,7 @@ export class GivEnergyAdapter implements Adapter {
   private polling?: Promise<void>;
   private detecting?: Promise<void>;
   private commands: Promise<unknown> = Promise.resolve();
-  private lastWriteAt = 0;
   private stopped = false;
-  /** Set by failSafe(): no register is written from then on. */
-  private failedSafe = false;
 
   constructor(
     readonly options: GivenergyInverterOptions,
@@ -133,11 +131,28 @@ export class GivEnergyAdapter implements Adapter {
     this.id = `givenergy/${options.host}:${options.port}`;
     this.client = new DongleClient({ host: options.host, port: options.port, frameGapMs: options.frame_gap_ms }, ctx.log);
     this.budget = new WriteBudget(ctx.clock, { perMinute: 60, perDay: options.daily_write_budget });
+    this.writer = new SafeWriter<number>({
+      allowed: WRITE_ALLOWED,
+      budget: this.budget,
+      clock: ctx.clock,
+      minGapMs: 200, // the dongle copes badly with writes back to back
+      device: {
+        describe: (register) => `register ${register}`,
+        known: (register) => this.hr.get(register),
+        write: (register, value) => this.client.write(this.model!.address, register, value),
+        readBack: async (register) => {
+          const [value] = await this.client.read(this.model!.address, 0x03, register, 1);
+          if (value !== undefined) this.hr.set(register, [value]);
+          return value;
+        },
+      },
+      onWritten: (warn) => this.written(warn),
+    });
   }
 
   /** Tests loosen the per-minute cap and the gap to drive many commands quickly. */
   set writeLimits(limits: { minGapMs: number; perMinute: number }) {
-    this.minWriteGapMs = limits.minGapMs;
+    this.writer.minGapMs = limits.minGapMs;
     this.budget.limits.perMinute = limits.perMinute;
   }
 
@@ -196,13 +211,21 @@ export class GivEnergyAdapter implements Adapter {
       bank.set(60, page);
       this.batteryBanks.set(device, bank);
     }
-    this.model = model;
+    // The same inverter through another dongle entry (its address spelled another way): one of us
+    // would write every register twice and overwrite the other's counts.
+    const taken = this.ctx.bridge.getDevice(`givenergy_${model.serial.toLowerCase()}`);
+    if (taken && taken.owner !== this.id) {
+      this.setProblem(`inverter ${model.serial} is already read through ${taken.owner.replace(/^givenergy\//, '')}; list each inverter once`);
+      return;
+    }
     this.guard = new EnergyGuard(model.inverterMaxPowerW);
     const saved = await this.ctx.store.read(`givenergy_${model.serial.toLowerCase()}`, persistedShape, { writes: 0, savedReserve: 4, totals: {} });
     this.writeCount = saved.writes;
     this.savedReserve = saved.savedReserve;
     this.totals = saved.totals;
     if (saved.budget) this.budget.restore(saved.budget);
+    // Only now: a command arriving earlier would be counted, then overwritten by the stored counts.
+    this.model = model;
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.publish();
@@ -410,33 +433,21 @@ export class GivEnergyAdapter implements Adapter {
     const make = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!make) throw new ControlError(`unknown command ${quote(command, 60)}`);
     const writes: Write[] = make(payload, { model, hr: this.hr, savedReserve: () => this.savedReserve, now: () => new Date(this.ctx.clock.now()) });
-    for (const w of writes) checkWrite(w); // all or nothing: refuse before writing anything
-    let written = 0;
-    let skipped = 0;
-    for (const w of writes) {
-      if (this.hr.get(w.register) === w.value) {
-        skipped++;
-        continue;
-      }
-      await this.writeRegister(model, w);
-      written++;
+    try {
+      const result = await this.writer.apply(writes.map((w) => ({ key: w.register, value: w.value })));
+      this.ctx.log.info(`${command}: ${result.written} register(s) written, ${result.skipped} already set`);
+      return result;
+    } catch (err) {
+      throw err instanceof ControlError ? err : new ControlError((err as Error).message);
+    } finally {
+      this.publish();
     }
-    this.ctx.log.info(`${command}: ${written} register(s) written, ${skipped} already set`);
-    this.publish();
-    return { written, skipped };
   }
 
-  private async writeRegister(model: InverterModel, w: Write): Promise<void> {
-    if (this.failedSafe) throw new ControlError('energy2mqtt is stopping after a failure; nothing is written to the inverter');
-    const refusal = this.budget.refusal();
-    if (refusal) throw new ControlError(refusal);
-    // Pacing on the wire (real time): the dongle copes badly with writes back to back.
-    const wait = this.lastWriteAt + this.minWriteGapMs - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const echoed = await this.client.write(model.address, w.register, w.value);
-    this.lastWriteAt = Date.now();
+  /** After each register write: the counters, shown and kept; a warning when the day's budget runs low. */
+  private written(warn: boolean): void {
     this.writeCount++;
-    if (this.budget.record()) {
+    if (warn) {
       const { perDay } = this.budget.limits;
       const message = `${this.budget.used} of today's ${perDay} register writes are used; at ${perDay} further writes are refused until midnight (daily_write_budget)`;
       this.ctx.log.warn(message);
@@ -445,12 +456,6 @@ export class GivEnergyAdapter implements Adapter {
     this.entities.get('write_count')?.update(this.writeCount);
     this.entities.get('writes_left_today')?.update(this.budget.left());
     void this.persist();
-    const [readBack] = await this.client.read(model.address, 0x03, w.register, 1);
-    if (echoed !== w.value || readBack !== w.value) {
-      if (readBack !== undefined) this.hr.set(w.register, [readBack]);
-      throw new ControlError(`the inverter did not confirm register ${w.register}: wrote ${w.value}, it reports ${readBack ?? echoed}`);
-    }
-    this.hr.set(w.register, [w.value]);
   }
 
   private persist(): Promise<void> {
@@ -469,6 +474,7 @@ export class GivEnergyAdapter implements Adapter {
       const topic = `${root}/${command}`;
       this.ctx.bridge.subscribeExternal(topic, (payload, { retain }) => {
         const from: GivTcpOrigin = { source: 'mqtt', where: topic };
+        this.ctx.log.debug(`${topic}: ${quote(payload)}${retain ? ' (retained)' : ''}`);
         if (retain) return this.givTcpRefused(from, payload, 'retained commands are ignored; publish commands without the retain flag');
         if (payload.trim() === '') return this.givTcpRefused(from, payload, 'an empty message is not a command');
         this.runGivTcpCommand(command, givTcpPayload(command, payload), { ...from, raw: payload }).catch(() => undefined);
@@ -580,7 +586,7 @@ export class GivEnergyAdapter implements Adapter {
    * nothing more is written. Polling stops too; a command under way fails before its next write.
    */
   failSafe(): void {
-    this.failedSafe = true;
+    this.writer.stop('energy2mqtt is stopping after a failure; nothing is written to the inverter');
     this.stopped = true;
     this.fastTimer?.cancel();
     this.fullTimer?.cancel();

@@ -23,6 +23,8 @@ type Job = {
   describe: string;
   frame: Buffer;
   matches: (f: Frame) => 'ok' | 'error' | false;
+  /** Tries after the first (default: the client's); a write is sent once (each one wears the memory). */
+  retries?: number;
   attempts: number;
   resolve: (v: number[]) => void;
   reject: (e: Error) => void;
@@ -30,8 +32,11 @@ type Job = {
 
 export class DongleError extends Error {}
 
-/** Reconnect waits grow up to this (ms, ±20 % jitter): a dongle that is back is polled again within 15 s. */
-export const MAX_RECONNECT_WAIT_MS = 10_000;
+/**
+ * Reconnect waits grow up to this (ms, ±20 % jitter): with a connection attempt of up to 5 s to
+ * an unplugged dongle, one that is back is polled again within 15 s.
+ */
+export const MAX_RECONNECT_WAIT_MS = 7000;
 /** A connection attempt that gets no answer at all (a wrong address) gives up after this. */
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -172,6 +177,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
   async write(device: number, register: number, value: number): Promise<number> {
     const [back] = await this.enqueue({
       describe: `HR ${register} ← ${value}`,
+      retries: 0, // not sent again: the caller reads the register back to see whether it landed
       frame: encodeWriteRequest(device, register, value),
       matches: (f) =>
         f.kind === 'write-response' && f.device === device && f.register === register ? 'ok' : f.kind === 'exception' && f.device === device && f.fn === 0x06 && f.base === register ? 'error' : false,
@@ -217,7 +223,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
     this.inFlight = undefined;
     this.gapUntil = Date.now() + this.o.frameGapMs;
     const { job } = current;
-    if (job.attempts <= (this.o.retries ?? 2)) {
+    if (job.attempts <= (job.retries ?? this.o.retries ?? 2)) {
       this.log.debug(`no answer to ${job.describe}, trying again (${job.attempts})`);
       this.queue.unshift(job);
     } else {

@@ -6,20 +6,21 @@ import { z } from 'zod';
 import type { InverterModel } from './model.js';
 import { timeToSlot, type RegisterBank } from './registers.js';
 import { quote } from '../../core/outside-text.js';
+import type { WriteRule } from '../../io/safe-writer.js';
 
 export class ControlError extends Error {}
 
-const SLOT = { min: 0, max: 2359, slot: true };
+const SLOT: WriteRule = { min: 0, max: 2359, check: (v) => (v % 100 > 59 ? `${v} is not a time (HHMM)` : undefined) };
+const range = (min: number, max: number): WriteRule => ({ min, max });
 /** The registers a command may write, each with its range (research §2.3). */
-export const WRITE_ALLOWED: ReadonlyMap<number, { min: number; max: number; slot?: boolean }> = new Map<number, { min: number; max: number; slot?: boolean }>([
-  [20, { min: 0, max: 1 }], [27, { min: 0, max: 1 }], [35, { min: 0, max: 99 }], [36, { min: 1, max: 12 }], [37, { min: 1, max: 31 }],
-  [38, { min: 0, max: 23 }], [39, { min: 0, max: 59 }], [40, { min: 0, max: 59 }], [44, SLOT], [45, SLOT], [56, SLOT], [57, SLOT],
-  [59, { min: 0, max: 1 }], [94, SLOT], [95, SLOT], [96, { min: 0, max: 1 }], [110, { min: 4, max: 100 }], [111, { min: 0, max: 100 }],
-  [112, { min: 0, max: 100 }], [114, { min: 4, max: 100 }], [116, { min: 4, max: 100 }], [313, { min: 1, max: 100 }], [314, { min: 1, max: 100 }],
-  [318, { min: 0, max: 3 }],
+export const WRITE_ALLOWED: ReadonlyMap<number, WriteRule> = new Map<number, WriteRule>([
+  [20, range(0, 1)], [27, range(0, 1)], [35, range(0, 99)], [36, range(1, 12)], [37, range(1, 31)],
+  [38, range(0, 23)], [39, range(0, 59)], [40, range(0, 59)], [44, SLOT], [45, SLOT], [56, SLOT], [57, SLOT],
+  [59, range(0, 1)], [94, SLOT], [95, SLOT], [96, range(0, 1)], [110, range(4, 100)], [111, range(0, 100)],
+  [112, range(0, 100)], [114, range(4, 100)], [116, range(4, 100)], [313, range(1, 100)], [314, range(1, 100)],
+  [318, range(0, 3)],
 ]);
 
-/** GivTCP's modes, and the one it only reports: Timed Export with its discharge schedule off. */
 export const BATTERY_MODES = ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export', 'Export (Paused)'] as const;
 export const PAUSE_MODES = ['Disabled', 'PauseCharge', 'PauseDischarge', 'PauseBoth'] as const;
 
@@ -103,12 +104,13 @@ export function rateToRegister(watts: number, model: InverterModel): number {
 
 /** The watts one step of HR111/112 stands for: 1 % of the pack's capacity an hour. */
 export function rateStepW(model: InverterModel): number {
-  return Math.max(1, Math.round(model.batteryCapacityKwh * 10));
+  return Math.max(0.1, Math.round(model.batteryCapacityKwh * 100) / 10);
 }
 
+/** HR111/112 -> W: whole steps, so the slider and the state agree (82 W steps show 1968, not 1966). */
 export function registerToRate(value: number | undefined, model: InverterModel): number | undefined {
   if (value === undefined) return undefined;
-  return Math.round(Math.min((value / 100) * model.batteryCapacityKwh * 1000, model.batteryMaxPowerW));
+  return Math.min(Math.round(value * rateStepW(model) * 10) / 10, model.batteryMaxPowerW);
 }
 
 function rateWrites(kind: 'charge' | 'discharge', watts: number, model: InverterModel): Write[] {
@@ -201,16 +203,6 @@ function textOf(p: unknown): string {
 
 function clockWrites(y: number, mo: number, d: number, h: number, mi: number, s: number): Write[] {
   return [y - 2000, mo, d, h, mi, s].map((value, i) => ({ register: 35 + i, value }));
-}
-
-/** Range and allow-list check for one write; throws a ControlError saying why. */
-export function checkWrite(w: Write): void {
-  const rule = WRITE_ALLOWED.get(w.register);
-  if (!rule) throw new ControlError(`register ${w.register} is not on the list of registers that may be written`);
-  if (!Number.isInteger(w.value) || w.value < rule.min || w.value > rule.max) {
-    throw new ControlError(`${w.value} is out of range for register ${w.register} (${rule.min} to ${rule.max})`);
-  }
-  if (rule.slot && w.value % 100 > 59) throw new ControlError(`${w.value} is not a time for register ${w.register}`);
 }
 
 /** The battery mode GivTCP shows, from HR27, HR59, HR110 (research §2.6). */

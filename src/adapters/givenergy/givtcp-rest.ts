@@ -22,6 +22,8 @@ const READS = new Set(['getCache', 'readData', 'getData', 'runAll']);
 const MAX_BODY = 16 * 1024;
 /** After a 413 the rest of a body is read and dropped (so the client hears the answer) up to this; then we hang up. */
 const MAX_DISCARD = 32 * 1024 * 1024;
+/** A refused request (no token, a foreign page, no such endpoint) gets its answer, but not our patience. */
+const MAX_DISCARD_REFUSED = 64 * 1024;
 
 export class GivTcpRestServer implements Adapter {
   readonly id = 'givenergy_rest';
@@ -75,17 +77,22 @@ export class GivTcpRestServer implements Adapter {
     if (this.options.allow_unauthenticated || (read && this.options.allow_unauthenticated_reads)) return true;
     const token = this.options.token;
     if (!token) return false;
-    const given = Buffer.from(req.headers.authorization ?? '');
-    const wanted = Buffer.from(`Bearer ${token}`);
+    // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+    const match = /^bearer (.*)$/i.exec(req.headers.authorization ?? '');
+    const given = Buffer.from(match?.[1] ?? '', 'latin1');
+    const wanted = Buffer.from(token, 'latin1');
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   }
 
   private async handle(inverter: GivEnergyAdapter, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const peer = req.socket.remoteAddress ?? 'an unknown address';
     const path = (req.url ?? '/').split('?')[0]!;
-    const route = path.replace(/^\/+/, '');
+    const route = path.startsWith('/') ? path.slice(1) : path; // "//setChargeTarget" is no endpoint
     const origin = req.headers.origin;
     const originAllowed = origin !== undefined && this.options.allowed_origins.includes(origin);
+    // A browser says when a page of another site asks, also for a plain GET that carries no Origin.
+    const site = req.headers['sec-fetch-site'];
+    const crossSite = !originAllowed && (origin !== undefined || site === 'cross-site' || site === 'same-site');
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.headersSent) return;
       if (originAllowed) Object.assign(headers, { 'access-control-allow-origin': origin, vary: 'Origin' });
@@ -101,17 +108,18 @@ export class GivTcpRestServer implements Adapter {
       const read = READS.has(route);
       // Object.hasOwn: `constructor` and the other names every object has are not commands.
       const command = Object.hasOwn(COMMANDS, route);
-      if (!read && !command) return discardThen(req, () => reply(404, { error: `no endpoint ${shownPayload(path, 80)}` }));
-      if (origin !== undefined && !originAllowed) {
-        return discardThen(req, () => refuse(403, `requests from web pages of ${quote(origin, 80)} are not allowed (see allowed_origins)`));
+      if (!read && !command) return discardThen(req, () => reply(404, { error: `no endpoint ${shownPayload(path, 80)}` }), MAX_DISCARD_REFUSED);
+      if (crossSite) {
+        const page = origin !== undefined ? quote(origin, 80) : 'another site';
+        return discardThen(req, () => refuse(403, `requests from web pages of ${page} are not allowed (see allowed_origins)`), MAX_DISCARD_REFUSED);
       }
       const method = read ? 'GET' : 'POST';
       if (req.method === 'OPTIONS' && originAllowed) {
         // A browser's preflight for a page the user allowed.
         return reply(204, {}, { 'access-control-allow-methods': method, 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' });
       }
-      if (req.method !== method) return discardThen(req, () => reply(405, { error: `use ${method} for /${route}` }, { allow: method }));
-      if (!this.authorised(req, read)) return discardThen(req, () => refuse(401, 'a valid bearer token is required'));
+      if (req.method !== method) return discardThen(req, () => reply(405, { error: `use ${method} for /${route}` }, { allow: method }), MAX_DISCARD_REFUSED);
+      if (!this.authorised(req, read)) return discardThen(req, () => refuse(401, 'a valid bearer token is required'), MAX_DISCARD_REFUSED);
       if (read) {
         if (route === 'getData' || route === 'runAll') await inverter.poll(true);
         return reply(200, inverter.cache());
@@ -184,19 +192,19 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-/** Reads and drops the rest of a request, so the answer can be read by the client; hangs up past MAX_DISCARD. */
-function discard(req: IncomingMessage, already = 0): undefined {
+/** Reads and drops the rest of a request, so the answer can be read by the client; hangs up past `limit`. */
+function discard(req: IncomingMessage, already = 0, limit = MAX_DISCARD): undefined {
   let size = already;
   req.on('data', (chunk: Buffer) => {
     size += chunk.length;
-    if (size > MAX_DISCARD) req.socket.destroy();
+    if (size > limit) req.socket.destroy();
   });
   req.resume();
   return undefined;
 }
 
 /** Answers a request whose body is not wanted: drop it, then reply. */
-function discardThen(req: IncomingMessage, answer: () => void): void {
-  discard(req);
+function discardThen(req: IncomingMessage, answer: () => void, limit = MAX_DISCARD): void {
+  discard(req, 0, limit);
   answer();
 }

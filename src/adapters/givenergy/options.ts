@@ -29,7 +29,8 @@ export const givenergyRestOptions = z
   .object({
     enabled: z.boolean().default(false),
     port: z.number().int().min(1).max(65535).default(6345),
-    token: z.string().min(16, 'use at least 16 characters').optional(),
+    /** Checked when the API is on (an old, shorter token of a disabled API must not stop the start). */
+    token: z.string().optional(),
     /** Anyone who reaches the port may read and write: a warning at every start. */
     allow_unauthenticated: z.boolean().default(false),
     /** GET /getCache and friends without the token; writes still need it. */
@@ -38,9 +39,16 @@ export const givenergyRestOptions = z
     allowed_origins: z.array(z.string().regex(/^https?:\/\/[^\s/]+$/, 'use an origin like http://homeassistant.local:8123')).default([]),
   })
   .strict()
-  .refine((r) => !r.enabled || r.token !== undefined || r.allow_unauthenticated, {
-    message: 'is needed when the REST API is enabled (or set allow_unauthenticated: true)',
-    path: ['token'],
+  .superRefine((r, ctx) => {
+    if (!r.enabled) return;
+    if (r.token === undefined) {
+      if (!r.allow_unauthenticated) ctx.addIssue({ code: 'custom', path: ['token'], message: 'is needed when the REST API is enabled (or set allow_unauthenticated: true)' });
+    } else if (r.token.length < 16) {
+      ctx.addIssue({ code: 'custom', path: ['token'], message: 'use at least 16 characters' });
+    } else if (!/^[\x21-\x7e]+$/.test(r.token)) {
+      // What an HTTP header carries as it is: no spaces, no accents.
+      ctx.addIssue({ code: 'custom', path: ['token'], message: 'use letters, digits and punctuation only (no spaces or accents)' });
+    }
   });
 
 export type GivenergyInverterOptions = z.infer<typeof givenergyInverterOptions>;

@@ -29,7 +29,7 @@ test('simulator registers reach MQTT with the right values, units and discovery'
     }
     // Every option the battery-mode select offers can be chosen; the rate sliders move in the register's steps.
     assert.deepEqual(c.battery_mode.options, ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export', 'Export (Paused)']);
-    assert.deepEqual([c.charge_rate.step, c.discharge_rate.step, c.charge_rate.max], [82, 82, 3600], '1 % of the 8.2 kWh pack');
+    assert.deepEqual([c.charge_rate.step, c.discharge_rate.step, c.charge_rate.max], [81.9, 81.9, 3600], '1 % of the 8.19 kWh pack');
     const battery = JSON.parse((await rec.waitFor(`homeassistant/device/${DEV}_battery_1/config`, (p) => p !== '')).payload);
     assert.deepEqual(deviceDiscoveryProblems(`homeassistant/device/${DEV}_battery_1/config`, battery), []);
     const state = async (key: string, device = DEV) => (await rec.waitFor(`energy2mqtt/${device}/${key}`)).payload;

@@ -68,3 +68,21 @@ test('a refused port: the reason is shown, then cleared when the dongle answers 
     await rec.close();
   }
 });
+
+test('the same inverter through two dongle entries (an address spelled two ways) is read once; the second says why', async () => {
+  const sim = new GivEnergyDongleSimulator({ armFirmware: 312 });
+  const port = await sim.listen();
+  const second = `givenergy_dongle_localhost_${port}`;
+  const rec = await Recorder.connect(broker.port, [`energy2mqtt/${second}/#`]);
+  const t = await startApp(broker.port, { givenergy: [{ host: '127.0.0.1', port, poll_interval: 3600 }, { host: 'localhost', port, poll_interval: 3600 }] }, { tuning: FAST });
+  try {
+    const reason = (await rec.waitFor(`energy2mqtt/${second}/last_error`, (p) => p !== 'none')).payload;
+    assert.equal(reason, `inverter SA2114G047 is already read through 127.0.0.1:${port}; list each inverter once`);
+    assert.equal(t.app.bridge.getDevice(DEV)?.owner, `givenergy/127.0.0.1:${port}`);
+    await rec.waitFor(`energy2mqtt/${second}/connection`, (p) => p === 'ON');
+  } finally {
+    await t.stop();
+    await sim.close();
+    await rec.close();
+  }
+});

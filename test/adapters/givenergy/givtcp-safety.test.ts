@@ -97,7 +97,7 @@ test('REST: JSON only, 413 for a huge body, 404 for what is not a command, 405 f
     assert.equal(huge.status, 413, 'an answer, not a reset');
     assert.match(((await huge.json()) as { error: string }).error, /larger than/);
 
-    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'reboot']) {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'reboot', '/setChargeTarget']) {
       assert.equal((await s.post(name, {})).status, 404, name);
     }
     const wrong: Array<[string, string, string]> = [
@@ -115,6 +115,7 @@ test('REST: JSON only, 413 for a huge body, 404 for what is not a command, 405 f
     assert.equal(refused.status, 400);
     await events.waitFor('energy2mqtt/bridge/event', (p) => p.includes('must be at least 4 %') && p.includes('"source":"rest"'));
     assert.equal(s.sim.writes.length, before, 'nothing was written');
+    assert.equal((await raw(`${s.restUrl}/setChargeTarget`, 'POST', { authorization: AUTH.authorization.replace('Bearer', 'bearer'), 'content-type': 'application/json' }, '{"chargeToPercent":"99"}')).status, 200, 'the scheme in any case');
   } finally {
     await events.close();
     await s.stop();
@@ -132,6 +133,8 @@ test('REST: reads may be opened alone; an allowed origin gets CORS; allow_unauth
   s = await startGivEnergy(broker, { rest: { allow_unauthenticated_reads: true, allowed_origins: ['http://homeassistant.local:8123'] } });
   try {
     assert.equal((await raw(`${s.restUrl}/getCache`, 'GET')).status, 200, 'reads without the token');
+    // A page of another site reading the data (a plain GET carries no Origin, but Sec-Fetch-Site).
+    assert.equal((await raw(`${s.restUrl}/runAll`, 'GET', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' })).status, 403);
     assert.equal((await s.post('setChargeTarget', { chargeToPercent: '90' }, {})).status, 401, 'writes still need it');
     const page = { origin: 'http://homeassistant.local:8123' };
     const preflight = await raw(`${s.restUrl}/setChargeTarget`, 'OPTIONS', { ...page, 'access-control-request-method': 'POST' });
@@ -218,7 +221,7 @@ test('GivTCP payloads cannot forge a log line or flood the log and the events', 
 });
 
 test('EEPROM budget on the simulated clock: 60 writes a minute, daily_write_budget a day, a warning at 80 %, kept across restarts', async () => {
-  const clock = new SimulatedClock(new Date(2026, 11, 3, 9, 0, 0).getTime());
+  const clock = new SimulatedClock(new Date(2026, 11, 3, 23, 50, 0).getTime()); // the day ends in 10 minutes
   const events = await Recorder.connect(broker.port, ['energy2mqtt/bridge/event', `energy2mqtt/${DEV}/writes_left_today`]);
   let s = await startGivEnergy(broker, { inverter: { daily_write_budget: 100 }, config: { clock } });
   s.adapter.writeLimits = { minGapMs: 0, perMinute: 60 };
@@ -252,8 +255,8 @@ test('EEPROM budget on the simulated clock: 60 writes a minute, daily_write_budg
     s = await startGivEnergy(broker, { inverter: { daily_write_budget: 100 }, config: { clock, dataDir: s.t.dataDir } });
     s.adapter.writeLimits = { minGapMs: 0, perMinute: 60 };
     assert.match((await write()).error!, /today's budget of 100 register writes is spent/);
-    // The next day it starts again.
-    clock.advance(24 * 3600_000);
+    // Past local midnight it starts again.
+    clock.advance(8 * 60_000);
     assert.equal((await write()).status, 200);
     await events.waitFor(`energy2mqtt/${DEV}/writes_left_today`, (p) => p === '99');
   } finally {
