@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
@@ -53,7 +54,9 @@ export const mqttOptions = z
       const path = m[key];
       if (path === undefined || fileProblem(path)) continue;
       try {
-        createSecureContext({ [key]: readFileSync(path) });
+        const pem = readFileSync(path);
+        if (key === 'key') createPrivateKey(pem);
+        else new X509Certificate(pem); // the first certificate of a CA bundle
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: [key], message: `${path} is not a usable ${key === 'key' ? 'private key' : 'certificate'} (${tlsReason(err)})` });
       }
@@ -69,7 +72,7 @@ export const mqttOptions = z
 
 function tlsReason(err: unknown): string {
   const text = (err as Error).message;
-  return /no start line|bad base64|PEM/i.test(text) ? 'not PEM' : /key values mismatch/i.test(text) ? 'the key does not match' : text.replace(/^error:[0-9A-F]+:/, '');
+  return /no start line|bad base64|PEM|unsupported|DECODER/i.test(text) ? 'not PEM' : /key values mismatch/i.test(text) ? 'the key does not match' : text.replace(/^error:[0-9A-F]+:/, '');
 }
 
 export const optionsSchema = z

@@ -162,3 +162,27 @@ test('the production entry refuses a bogus time zone, cron expression or certifi
     assert.ok(!run.stdout.includes('connecting'), 'stopped before connecting');
   }
 });
+
+test('certificates must be what TLS takes, checked only with tls on; the REST token rules apply only when the API is on', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const dir = tempDir();
+  const garbage = join(dir, 'ca.pem');
+  writeFileSync(garbage, 'this is not a certificate\n');
+  const keyFile = join(dir, 'client.key');
+  writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const fails = (raw: unknown, expected: RegExp) => assert.throws(() => parseOptions(raw), (err: Error) => (assert.match(err.message, expected), true));
+  fails({ mqtt: { host: 'x', tls: true, ca: garbage } }, new RegExp(`^Invalid option mqtt\\.ca: ${garbage.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not a usable certificate \\(not PEM\\)\\.$`));
+  fails({ mqtt: { host: 'x', tls: true, cert: keyFile } }, /^Invalid option mqtt\.cert: .* is not a usable certificate/);
+  assert.doesNotThrow(() => parseOptions({ mqtt: { host: 'x', tls: true, key: keyFile } }), 'a real key');
+  assert.doesNotThrow(() => parseOptions({ mqtt: { host: 'x', tls: false, ca: garbage } }), 'not read without TLS');
+  // An old 8-character token of an API that is now off must not stop the add-on.
+  assert.doesNotThrow(() => parseOptions({ givenergy_rest: { token: 'short-12' } }));
+  fails({ givenergy_rest: { enabled: true, token: 'short-12' } }, /^Invalid option givenergy_rest\.token: use at least 16 characters\.$/);
+  fails({ givenergy_rest: { enabled: true, token: 'a token with spaces in it' } }, /^Invalid option givenergy_rest\.token: use letters, digits and punctuation only/);
+  fails(automationWithSchedule('30 9 * * * *'), /^Invalid option automation\.rules\.0\.schedule_start: is not a valid cron expression/);
+});
+
+function automationWithSchedule(start: string) {
+  const rule = { type: 'surplus_switch', name: 'Pool', power_w: 1000, target: { mqtt: { command_topic: 'pool/set' } }, schedule_start: start, schedule_end: '0 18 * * *' };
+  return { automation: { sources: [{ name: 'grid', mqtt: { topic: 'g' } }], surplus: { grid: 'grid' }, rules: [rule] } };
+}
