@@ -10,6 +10,8 @@ import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
 import { Measurements, homeAssistantAccess } from './measurements/service.js';
+import { MqttClient } from './io/mqtt-client.js';
+import { http } from './io/http.js';
 import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
 import type { Adapter } from './adapters/adapter.js';
@@ -104,6 +106,11 @@ export class App {
       bridge: this.bridge,
       secrets: this.secrets,
       measurements: this.measurements,
+      mqtt: (settings, name) => {
+        this.secrets.add(settings.password);
+        return new MqttClient(settings, name, this.logs.child(`${module} mqtt`));
+      },
+      http,
     });
     this.adapters = [...createAdapters(options, contextFor), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {

@@ -3,6 +3,8 @@ import type { Bridge } from '../core/bridge.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Measurements } from '../measurements/service.js';
+import type { MqttClientFactory } from '../io/mqtt-client.js';
+import type { Got } from 'got';
 import type { Secrets } from '../core/secrets.js';
 import type { Settings } from '../core/settings.js';
 import type { Store } from '../core/store.js';
@@ -17,6 +19,10 @@ export interface AdapterContext {
   secrets: Secrets;
   /** Values from outside (MQTT, this add-on's entities, HA entities) with their age. */
   measurements: Measurements;
+  /** A connection of the adapter's own to a device's broker (wildcards, QoS 1, reconnects). */
+  mqtt: MqttClientFactory;
+  /** The configured HTTP client for cloud services (timeouts, Retry-After, secrets kept out of errors). */
+  http: Got;
 }
 
 export interface Adapter {

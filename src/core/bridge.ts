@@ -4,6 +4,7 @@
 // the record contain is decided in discovery/ (pure functions); the bridge publishes and stores.
 import { Device, type CommandSource, type DeviceHost, type DeviceInfo, type Entity } from './device.js';
 import { COMMAND_COMPONENTS, formatState, parseCommand, specProblems, type EntitySpec } from './entity.js';
+import { TopicRouter, type MessageHandler } from '../io/mqtt-client.js';
 import { ID_PATTERN } from './ha-acceptance.js';
 import { devicePayload, type RemovedComponent } from './discovery/device-payload.js';
 import { platformOf } from './discovery/registry.js';
@@ -40,7 +41,7 @@ export interface BridgeOptions {
 }
 
 export type CommandResult = { ok: true } | { ok: false; reason: string };
-export type ExternalHandler = (payload: string, message: { retain: boolean }) => void;
+export type ExternalHandler = MessageHandler;
 
 type UpdateListener = (entity: Entity<EntitySpec>) => void;
 
@@ -56,7 +57,7 @@ export class Bridge implements DeviceHost {
   private birthTimer?: TimerHandle;
   private listeners = new Set<UpdateListener>();
   /** Topics outside our own that the automation reads (user-configured sources and load states). */
-  private external = new Map<string, Set<ExternalHandler>>();
+  private readonly external = new TopicRouter();
   private readonly clock: Clock;
   private readonly base: string;
   private readonly commandPattern: RegExp;
@@ -140,16 +141,15 @@ export class Bridge implements DeviceHost {
     }
   }
 
-  /** Follows a user-configured topic (exact name); subscribed again after every reconnect. */
-  subscribeExternal(topic: string, handler: ExternalHandler): () => void {
-    let handlers = this.external.get(topic);
-    if (!handlers) {
-      handlers = new Set();
-      this.external.set(topic, handlers);
-      void this.o.connection.subscribe([topic], 1).catch(() => undefined);
-    }
-    handlers.add(handler);
-    return () => handlers.delete(handler);
+  /**
+   * Follows a user-configured topic or filter (wildcards allowed) on the add-on's broker,
+   * subscribed again after every reconnect; returns the way to stop following it.
+   */
+  subscribeExternal(filter: string, handler: ExternalHandler): () => void {
+    if (this.external.add(filter, handler)) void this.o.connection.subscribe([filter], 1).catch(() => undefined);
+    return () => {
+      if (this.external.remove(filter, handler)) void this.o.connection.unsubscribe([filter]).catch(() => undefined);
+    };
   }
 
   /**
@@ -270,7 +270,7 @@ export class Bridge implements DeviceHost {
     if (this.stopped) return;
     const conn = this.o.connection;
     try {
-      await conn.subscribe([`${this.base}/+/+/set`, `${this.base}/+/+/set/+`, `${this.o.discoveryPrefix}/status`, ...this.external.keys()], 1);
+      await conn.subscribe([`${this.base}/+/+/set`, `${this.base}/+/+/set/+`, `${this.o.discoveryPrefix}/status`, ...this.external.filters], 1);
     } catch (err) {
       this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
@@ -286,11 +286,7 @@ export class Bridge implements DeviceHost {
         if (!msg.retain && msg.payload.toString().trim() === 'online') this.scheduleBirthReplay();
         return;
       }
-      const followers = this.external.get(msg.topic);
-      if (followers) {
-        const text = msg.payload.toString('utf8');
-        for (const follow of followers) follow(text, { retain: msg.retain });
-      }
+      this.external.dispatch(msg.topic, msg.payload.toString('utf8'), msg.retain);
       const match = this.commandPattern.exec(msg.topic);
       if (!match) return;
       if (msg.retain) {

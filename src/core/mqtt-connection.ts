@@ -25,8 +25,12 @@ export interface BrokerSettings {
 
 export interface ConnectionOptions {
   broker: BrokerSettings;
-  will: { topic: string; payload: string };
+  /** The bridge's last will (offline); an adapter's own connection needs none. */
+  will?: { topic: string; payload: string };
   backoff?: Backoff;
+  /** A clean session forgets subscriptions and queued messages on disconnect (default: kept). */
+  clean?: boolean;
+  keepaliveS?: number;
 }
 
 export interface MqttMessage {
@@ -72,16 +76,16 @@ export class MqttConnection extends EventEmitter<Events> {
     const { broker, will } = this.options;
     const opts: IClientOptions = {
       clientId: broker.clientId,
-      clean: false,
+      clean: this.options.clean ?? false,
       protocolVersion: 4,
-      keepalive: 30,
+      keepalive: this.options.keepaliveS ?? 30,
       connectTimeout: 10_000,
       reconnectPeriod: 0, // we schedule reconnects ourselves
       queueQoSZero: false,
       resubscribe: false, // we subscribe again ourselves after every connect
       username: broker.username || undefined,
       password: broker.password || undefined,
-      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+      will: will ? { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true } : undefined,
     };
     if (broker.tls) {
       opts.protocol = 'mqtts';

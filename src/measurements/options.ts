@@ -1,6 +1,7 @@
 // The options of a named measurement (`automation.sources`): where the value comes from, its
 // unit, and how old it may get.
 import { z } from 'zod';
+import { validFilter } from '../io/mqtt-client.js';
 
 export const sourceOptions = z
   .object({
@@ -8,7 +9,7 @@ export const sourceOptions = z
     // The Supervisor wants nested objects present, so an empty `mqtt: {}` means "not MQTT".
     mqtt: z
       .object({
-        topic: z.string().min(1).optional(),
+        topic: z.string().min(1).refine(validFilter, { message: "is not a valid MQTT topic ('#' only at the end, '+' alone in its level)" }).optional(),
         json_path: z.string().min(1).optional(),
         unit: z.enum(['W', 'kW', '%']).default('W'),
       })

@@ -56,12 +56,18 @@ async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
   throw new Error(`broker did not open port ${port}`);
 }
 
-export async function startTestBroker(): Promise<TestBroker> {
+/** Options for a broker of a device's own (Victron's GX): a user and password required. */
+export interface TestBrokerOptions {
+  credentials?: { username: string; password: string };
+}
+
+export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
   const binary = mosquittoBinary();
   if (!binary && process.env.E2M_REQUIRE_MOSQUITTO === '1') {
     throw new Error('Mosquitto is required (E2M_REQUIRE_MOSQUITTO=1) but no mosquitto binary was found');
   }
-  const broker = binary ? await startMosquitto(binary) : await startEmbedded();
+  if (options.credentials && !binary) throw new Error('a broker with credentials needs Mosquitto (apt-get install mosquitto)');
+  const broker = binary ? await startMosquitto(binary, options) : await startEmbedded();
   if (!announced) {
     announced = true;
     console.log(`# test broker: ${broker.kind === 'mosquitto' ? `Mosquitto (${binary})` : 'embedded aedes broker (no mosquitto binary found)'}`);
@@ -69,11 +75,20 @@ export async function startTestBroker(): Promise<TestBroker> {
   return broker;
 }
 
-async function startMosquitto(binary: string): Promise<TestBroker> {
+async function startMosquitto(binary: string, options: TestBrokerOptions): Promise<TestBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'e2m-mosquitto-'));
   // Started as root, Mosquitto drops to its own user, which must be able to write persistence here.
   chmodSync(dir, 0o777);
+  const access = ['allow_anonymous true'];
+  if (options.credentials) {
+    const passwd = join(dir, 'passwd');
+    writeFileSync(passwd, '');
+    const made = spawnSync('mosquitto_passwd', ['-b', passwd, options.credentials.username, options.credentials.password]);
+    if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.stderr?.toString() ?? made.error?.message}`);
+    chmodSync(passwd, 0o644);
+    access.splice(0, 1, 'allow_anonymous false', `password_file ${passwd}`);
+  }
   const conf = join(dir, 'mosquitto.conf');
   // Persistence on (saving on every change would make Mosquitto rewrite its whole store per
   // message; kill() asks it to save right before the SIGKILL instead).
@@ -81,7 +96,7 @@ async function startMosquitto(binary: string): Promise<TestBroker> {
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...access,
       'persistence true',
       `persistence_location ${dir}/`,
       'autosave_interval 1',

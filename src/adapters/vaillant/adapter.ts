@@ -54,9 +54,9 @@ export class VaillantAdapter implements Adapter {
     ctx.secrets.add(options.password);
     this.session = new VaillantSession({
       username: options.username, password: options.password, brand: options.brand, country: options.country,
-      identityUrl: options.identity_url, clock: ctx.clock, log: ctx.log, store: ctx.store, secrets: ctx.secrets,
+      identityUrl: options.identity_url, clock: ctx.clock, log: ctx.log, store: ctx.store, secrets: ctx.secrets, http: ctx.http,
     });
-    this.api = new VaillantApi({ apiUrl: options.api_url, session: this.session, clock: ctx.clock, log: ctx.log, budgetPerHour: options.request_budget_per_hour });
+    this.api = new VaillantApi({ apiUrl: options.api_url, session: this.session, clock: ctx.clock, log: ctx.log, budgetPerHour: options.request_budget_per_hour, http: ctx.http });
   }
 
   async start(): Promise<void> {
