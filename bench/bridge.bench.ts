@@ -20,9 +20,9 @@ class ManyEntities implements Adapter {
   commanded: Array<(v: number) => void> = [];
   constructor(private readonly contextFor: ContextFor) {}
   async start(): Promise<void> {
-    const { bridge } = this.contextFor('bench');
+    const { devices } = this.contextFor('bench');
     for (let d = 0; d < DEVICES; d++) {
-      const device = bridge.device({ id: `bench_${d}`, name: `Bench ${d}` }, this.id);
+      const device = devices.device({ id: `bench_${d}`, name: `Bench ${d}` }, this.id);
       for (let e = 0; e < PER_DEVICE - 1; e++) {
         const s = device.sensor({ key: `p${e}`, name: `Power ${e}`, deviceClass: 'power', unit: 'W', stateClass: 'measurement' });
         s.update(e);

@@ -14,7 +14,7 @@ import { MqttClient } from './io/mqtt-client.js';
 import { http } from './io/http.js';
 import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
-import type { Adapter } from './adapters/adapter.js';
+import type { Adapter, AdapterContext } from './adapters/adapter.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
 
@@ -98,20 +98,7 @@ export class App {
       await this.measurements.connectHomeAssistant(access);
     }
 
-    const contextFor: ContextFor = (module) => ({
-      log: this.logs.child(module),
-      clock,
-      store: this.store,
-      settings: this.settings,
-      bridge: this.bridge,
-      secrets: this.secrets,
-      measurements: this.measurements,
-      mqtt: (settings, name) => {
-        this.secrets.add(settings.password);
-        return new MqttClient(settings, name, this.logs.child(`${module} mqtt`));
-      },
-      http,
-    });
+    const contextFor: ContextFor = (module) => this.contextFor(module);
     this.adapters = [...createAdapters(options, contextFor), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {
       try {
@@ -136,6 +123,29 @@ export class App {
     }
     const owners = ['bridge', ...this.adapters.map((a) => a.id), ...(this.engine ? ['automation'] : [])];
     await this.bridge.settle(owners);
+  }
+
+  /** What an adapter gets (after start() has made the services): see AdapterContext. */
+  contextFor(module: string): AdapterContext {
+    return {
+      log: this.logs.child(module),
+      clock: this.config.clock ?? systemClock,
+      store: this.store,
+      settings: this.settings,
+      devices: {
+        device: (info, owner) => this.bridge.device(info, owner),
+        find: (id) => this.bridge.getDevice(id),
+        event: (data) => this.bridge.event(data),
+        follow: (filter, handler) => this.bridge.subscribeExternal(filter, handler),
+      },
+      secrets: this.secrets,
+      measurements: this.measurements,
+      mqtt: (settings, name) => {
+        this.secrets.add(settings.password);
+        return new MqttClient(settings, name, this.logs.child(`${module} mqtt`));
+      },
+      http,
+    };
   }
 
   private async resolveBroker(): Promise<BrokerSettings> {

@@ -1,5 +1,6 @@
 // The contract every device family implements (see DESIGN.md, "Contracts").
-import type { Bridge } from '../core/bridge.js';
+import type { Device, DeviceInfo } from '../core/device.js';
+import type { MessageHandler } from '../io/mqtt-client.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Measurements } from '../measurements/service.js';
@@ -14,8 +15,8 @@ export interface AdapterContext {
   clock: Clock;
   store: Store;
   settings: Settings;
-  /** Where devices and entities are declared; adapters never see MQTT topics. */
-  bridge: Bridge;
+  /** Where devices and entities are declared; adapters never see the add-on's topics. */
+  devices: DeviceRegistry;
   secrets: Secrets;
   /** Values from outside (MQTT, this add-on's entities, HA entities) with their age. */
   measurements: Measurements;
@@ -23,6 +24,22 @@ export interface AdapterContext {
   mqtt: MqttClientFactory;
   /** The configured HTTP client for cloud services (timeouts, Retry-After, secrets kept out of errors). */
   http: Got;
+}
+
+/**
+ * What an adapter may do with the bridge: declare its devices (and get typed entity handles
+ * back from them), look a device up, publish an event, and follow a topic of the add-on's own
+ * broker that belongs to a legacy interface it keeps (GivTCP's control topics).
+ */
+export interface DeviceRegistry {
+  /** Declares (or declares again) a device owned by `owner` (the adapter's id). */
+  device(info: DeviceInfo, owner: string): Device;
+  /** A device declared by anyone, if there is one. */
+  find(id: string): Device | undefined;
+  /** A JSON event on <base>/bridge/event. */
+  event(data: Record<string, unknown>): void;
+  /** Follows a topic or filter on the add-on's broker; returns the way to stop. */
+  follow(filter: string, handler: MessageHandler): () => void;
 }
 
 export interface Adapter {

@@ -82,6 +82,11 @@ export class GivEnergyDongleSimulator {
     }
   }
 
+  /** Clients connected now (a real dongle serves a few at once: the cloud, the app, us). */
+  get clientCount(): number {
+    return this.sockets.size;
+  }
+
   /** Listens on 127.0.0.1 (port 0: any free port) and resolves with the port. */
   async listen(port = 0): Promise<number> {
     const server = createServer((socket) => this.serve(socket));

@@ -12,7 +12,7 @@ export class TestAdapter implements Adapter {
   ) {}
 
   async start(): Promise<void> {
-    this.declared = declareTestDevice(this.ctx.bridge, 'test_device', this.id);
+    this.declared = declareTestDevice(this.ctx.devices, 'test_device', this.id);
     for (const key of this.without) this.declared.device.removeEntity(key);
   }
 

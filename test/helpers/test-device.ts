@@ -1,5 +1,5 @@
 // A device with one entity of every command component, recording what its handlers receive.
-import type { Bridge } from '../../src/core/bridge.js';
+import type { DeviceRegistry } from '../../src/adapters/adapter.js';
 import type { Device } from '../../src/core/device.js';
 
 export interface TestDevice {
@@ -7,7 +7,7 @@ export interface TestDevice {
   calls: Array<{ key: string; value: unknown; source: string }>;
 }
 
-export function declareTestDevice(bridge: Bridge, id = 'test_device', owner = 'test'): TestDevice {
+export function declareTestDevice(bridge: Pick<DeviceRegistry, 'device'>, id = 'test_device', owner = 'test'): TestDevice {
   const calls: TestDevice['calls'] = [];
   const record = (key: string) => (value: unknown, source: string) => {
     calls.push({ key, value, source });

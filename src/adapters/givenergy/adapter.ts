@@ -213,7 +213,7 @@ export class GivEnergyAdapter implements Adapter {
     }
     // The same inverter through another dongle entry (its address spelled another way): one of us
     // would write every register twice and overwrite the other's counts.
-    const taken = this.ctx.bridge.getDevice(`givenergy_${model.serial.toLowerCase()}`);
+    const taken = this.ctx.devices.find(`givenergy_${model.serial.toLowerCase()}`);
     if (taken && taken.owner !== this.id) {
       this.setProblem(`inverter ${model.serial} is already read through ${taken.owner.replace(/^givenergy\//, '')}; list each inverter once`);
       return;
@@ -270,7 +270,7 @@ export class GivEnergyAdapter implements Adapter {
   // ---- HA entities ----
 
   private declare(model: InverterModel): void {
-    const bridge = this.ctx.bridge;
+    const bridge = this.ctx.devices;
     const id = `givenergy_${model.serial.toLowerCase()}`;
     const device = bridge.device(
       { id, name: `GivEnergy ${model.name} ${model.serial}`, manufacturer: 'GivEnergy', model: model.name, modelId: model.dtc, serialNumber: model.serial, swVersion: model.firmware },
@@ -451,7 +451,7 @@ export class GivEnergyAdapter implements Adapter {
       const { perDay } = this.budget.limits;
       const message = `${this.budget.used} of today's ${perDay} register writes are used; at ${perDay} further writes are refused until midnight (daily_write_budget)`;
       this.ctx.log.warn(message);
-      this.ctx.bridge.event({ type: 'write_budget', device: this.id, used: this.budget.used, budget: perDay, message });
+      this.ctx.devices.event({ type: 'write_budget', device: this.id, used: this.budget.used, budget: perDay, message });
     }
     this.entities.get('write_count')?.update(this.writeCount);
     this.entities.get('writes_left_today')?.update(this.budget.left());
@@ -472,7 +472,7 @@ export class GivEnergyAdapter implements Adapter {
     const root = `${this.options.mqtt_root}/control/${serial}`;
     for (const command of Object.keys(COMMANDS)) {
       const topic = `${root}/${command}`;
-      this.ctx.bridge.subscribeExternal(topic, (payload, { retain }) => {
+      this.ctx.devices.follow(topic, (payload, { retain }) => {
         const from: GivTcpOrigin = { source: 'mqtt', where: topic };
         this.ctx.log.debug(`${topic}: ${quote(payload)}${retain ? ' (retained)' : ''}`);
         if (retain) return this.givTcpRefused(from, payload, 'retained commands are ignored; publish commands without the retain flag');
@@ -489,7 +489,7 @@ export class GivEnergyAdapter implements Adapter {
   async runGivTcpCommand(command: string, payload: unknown, from: GivTcpOrigin & { raw: string }): Promise<{ written: number; skipped: number }> {
     try {
       const result = await this.execute(command, payload);
-      this.ctx.bridge.event({ type: 'givtcp_command', topic: from.where, source: from.source, result });
+      this.ctx.devices.event({ type: 'givtcp_command', topic: from.where, source: from.source, result });
       return result;
     } catch (err) {
       this.givTcpRefused(from, from.raw, (err as Error).message);
@@ -500,14 +500,14 @@ export class GivEnergyAdapter implements Adapter {
   /** Logs and publishes a GivTCP command that was refused (before or while running it). */
   givTcpRefused(from: GivTcpOrigin, raw: string, reason: string): void {
     this.ctx.log.warn(`${from.where} (payload ${quote(raw)}) refused: ${oneLine(clip(reason))}`);
-    this.ctx.bridge.event({ type: 'command_rejected', topic: from.where, payload: shownPayload(raw), reason, source: from.source });
+    this.ctx.devices.event({ type: 'command_rejected', topic: from.where, payload: shownPayload(raw), reason, source: from.source });
   }
 
   // ---- the dongle's own device: reachable or not, and why ----
 
   private declareDongle(): void {
     const { host, port } = this.options;
-    this.dongle = this.ctx.bridge.device(
+    this.dongle = this.ctx.devices.device(
       { id: `givenergy_dongle_${slug(host)}_${port}`, name: `GivEnergy dongle ${host}`, manufacturer: 'GivEnergy', model: 'WiFi/LAN dongle' },
       this.id,
     );

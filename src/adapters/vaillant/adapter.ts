@@ -2,6 +2,7 @@
 // the request budget, with hot-water boost, quick veto, hot-water setpoint and zone heating mode.
 // The report lags commands by minutes, so a command's result is trusted for a while before a
 // report may contradict it.
+import { DHW_KEYS, ZONE_KEYS, vaillantDeviceId, vaillantOwner } from './ids.js';
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterContext } from '../adapter.js';
 import type { TimerHandle } from '../../core/clock.js';
@@ -40,6 +41,7 @@ export class VaillantAdapter implements Adapter {
   private account?: Device;
   private timer?: TimerHandle;
   private failedSafe = false;
+  private stopped = false;
   private polling?: Promise<void>;
   /** Values a command set, believed until the report agrees or the time runs out. */
   private trusted = new Map<string, { value: unknown; until: number }>();
@@ -49,7 +51,7 @@ export class VaillantAdapter implements Adapter {
     readonly options: VaillantAccountOptions,
     private readonly ctx: AdapterContext,
   ) {
-    this.id = `vaillant/${options.username}`;
+    this.id = vaillantOwner(options.username);
     this.scope = `vaillant_${createHash('sha256').update(options.username).digest('hex').slice(0, 8)}`;
     ctx.secrets.add(options.password);
     this.session = new VaillantSession({
@@ -60,7 +62,7 @@ export class VaillantAdapter implements Adapter {
   }
 
   async start(): Promise<void> {
-    this.account = this.ctx.bridge.device({ id: this.scope, name: `myVaillant ${this.options.username}`, manufacturer: 'Vaillant', model: 'myVaillant account' }, this.id);
+    this.account = this.ctx.devices.device({ id: this.scope, name: `myVaillant ${this.options.username}`, manufacturer: 'Vaillant', model: 'myVaillant account' }, this.id);
     this.account.sensor({ key: 'api_status', name: 'API status', icon: 'mdi:cloud-check-outline', category: 'diagnostic' });
     this.account.sensor({ key: 'requests_last_hour', name: 'Requests in the last hour', icon: 'mdi:counter', stateClass: 'measurement', category: 'diagnostic' });
     this.account.sensor({ key: 'paused_until', name: 'Requests paused until', deviceClass: 'timestamp', category: 'diagnostic' });
@@ -125,10 +127,10 @@ export class VaillantAdapter implements Adapter {
   // ---- entities ----
 
   private declare(system: SystemState, report: SystemReport): void {
-    const b = this.ctx.bridge;
+    const b = this.ctx.devices;
     const owner = this.id;
     const put = (key: string, e: Entity<EntitySpec>) => system.entities.set(key, e);
-    const dev = b.device({ id: `vaillant_${system.short}`, name: `Vaillant system ${system.short}`, manufacturer: 'Vaillant', model: report.controller ?? 'sensoNET' }, owner);
+    const dev = b.device({ id: vaillantDeviceId.system(system.short), name: `Vaillant system ${system.short}`, manufacturer: 'Vaillant', model: report.controller ?? 'sensoNET' }, owner);
     system.device = dev;
     const t = { deviceClass: 'temperature', unit: '°C', stateClass: 'measurement' } as const;
     put('outdoor_temperature', dev.sensor({ key: 'outdoor_temperature', name: 'Outdoor temperature', ...t }));
@@ -138,25 +140,25 @@ export class VaillantAdapter implements Adapter {
     put('current_power', dev.sensor({ key: 'current_power', name: 'Current power', deviceClass: 'power', unit: 'W', stateClass: 'measurement' }));
 
     for (const zone of report.zones) {
-      const zd = b.device({ id: `vaillant_${system.short}_zone_${zone.index}`, name: `Vaillant ${zone.name}`, manufacturer: 'Vaillant', model: 'Heating zone' }, owner);
+      const zd = b.device({ id: vaillantDeviceId.zone(system.short, zone.index), name: `Vaillant ${zone.name}`, manufacturer: 'Vaillant', model: 'Heating zone' }, owner);
       const k = (key: string) => `zone_${zone.index}_${key}`;
       put(k('room_temperature'), zd.sensor({ key: 'room_temperature', name: 'Room temperature', ...t }));
       put(k('humidity'), zd.sensor({ key: 'humidity', name: 'Humidity', deviceClass: 'humidity', unit: '%', stateClass: 'measurement' }));
       put(k('desired_setpoint'), zd.sensor({ key: 'desired_setpoint', name: 'Desired temperature', ...t }));
       // Desired reads 0 in eco periods; this is the setpoint the zone normally heats to now.
-      put(k('normal_setpoint'), zd.sensor({ key: 'normal_setpoint', name: 'Normal temperature', ...t }));
+      put(k('normal_setpoint'), zd.sensor({ key: ZONE_KEYS.normalSetpoint, name: 'Normal temperature', ...t }));
       put(k('special_function'), zd.sensor({ key: 'special_function', name: 'Special function', icon: 'mdi:star-four-points-outline' }));
       put(k('quick_veto_end'), zd.sensor({ key: 'quick_veto_end', name: 'Quick veto end', deviceClass: 'timestamp' }));
       const settingSchema = z.number();
       const vetoSetpoint = this.ctx.settings.get(this.scope, k('veto_setpoint'), settingSchema, 22);
       const vetoHours = this.ctx.settings.get(this.scope, k('veto_duration'), settingSchema, 3);
-      put(k('veto_setpoint'), zd.number({ key: 'quick_veto_setpoint', name: 'Quick veto temperature', min: 5, max: 30, step: 0.5, unit: '°C', deviceClass: 'temperature', category: 'config',
+      put(k('veto_setpoint'), zd.number({ key: ZONE_KEYS.vetoSetpoint, name: 'Quick veto temperature', min: 5, max: 30, step: 0.5, unit: '°C', deviceClass: 'temperature', category: 'config',
         command: async (v) => (await this.ctx.settings.set(this.scope, k('veto_setpoint'), v), v) }));
-      put(k('veto_duration'), zd.number({ key: 'quick_veto_duration', name: 'Quick veto duration', min: 0.5, max: 12, step: 0.5, unit: 'h', deviceClass: 'duration', category: 'config',
+      put(k('veto_duration'), zd.number({ key: ZONE_KEYS.vetoDuration, name: 'Quick veto duration', min: 0.5, max: 12, step: 0.5, unit: 'h', deviceClass: 'duration', category: 'config',
         command: async (v) => (await this.ctx.settings.set(this.scope, k('veto_duration'), v), v) }));
       system.entities.get(k('veto_setpoint'))!.update(vetoSetpoint);
       system.entities.get(k('veto_duration'))!.update(vetoHours);
-      put(k('quick_veto'), zd.switch({ key: 'quick_veto', name: 'Quick veto', icon: 'mdi:thermometer-chevron-up',
+      put(k('quick_veto'), zd.switch({ key: ZONE_KEYS.quickVeto, name: 'Quick veto', icon: 'mdi:thermometer-chevron-up',
         command: (on) => this.quickVeto(system, zone.index, on) }));
       put(k('heating_mode'), zd.select({ key: 'heating_mode', name: 'Heating mode', options: HEATING_MODES,
         command: (mode) => this.command(system, k('heating_mode'), mode, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/heating-operation-mode`, { operationMode: mode }) }));
@@ -184,14 +186,14 @@ export class VaillantAdapter implements Adapter {
         } }));
     }
     for (const dhw of report.hotWater) {
-      const d = b.device({ id: `vaillant_${system.short}_dhw_${dhw.index}`, name: `Vaillant hot water ${system.short}`, manufacturer: 'Vaillant', model: 'Hot-water cylinder' }, owner);
+      const d = b.device({ id: vaillantDeviceId.dhw(system.short, dhw.index), name: `Vaillant hot water ${system.short}`, manufacturer: 'Vaillant', model: 'Hot-water cylinder' }, owner);
       const k = (key: string) => `dhw_${dhw.index}_${key}`;
-      put(k('temperature'), d.sensor({ key: 'temperature', name: 'Tank temperature', ...t }));
+      put(k('temperature'), d.sensor({ key: DHW_KEYS.temperature, name: 'Tank temperature', ...t }));
       put(k('mode'), d.sensor({ key: 'mode', name: 'Mode', icon: 'mdi:water-boiler' }));
       put(k('special_function'), d.sensor({ key: 'special_function', name: 'Special function', icon: 'mdi:star-four-points-outline' }));
-      put(k('setpoint'), d.number({ key: 'setpoint', name: 'Hot-water setpoint', min: dhw.minSetpoint ?? 35, max: dhw.maxSetpoint ?? 70, step: 1, unit: '°C', deviceClass: 'temperature',
+      put(k('setpoint'), d.number({ key: DHW_KEYS.setpoint, name: 'Hot-water setpoint', min: dhw.minSetpoint ?? 35, max: dhw.maxSetpoint ?? 70, step: 1, unit: '°C', deviceClass: 'temperature',
         command: (v) => this.command(system, k('setpoint'), v, 'PATCH', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/temperature`, { setpoint: Math.round(v) }) }));
-      put(k('boost'), d.switch({ key: 'boost', name: 'Hot-water boost', icon: 'mdi:water-boiler-alert',
+      put(k('boost'), d.switch({ key: DHW_KEYS.boost, name: 'Hot-water boost', icon: 'mdi:water-boiler-alert',
         command: (on) => this.command(system, k('boost'), on, on ? 'POST' : 'DELETE', `/systems/${system.id}/tli/domestic-hot-water/${dhw.index}/boost`, on ? {} : undefined) }));
       // The cylinder as a water-heater card: eco (time program), heat pump (manual), off, and
       // high demand for the boost.
@@ -278,6 +280,7 @@ export class VaillantAdapter implements Adapter {
 
   private async command(system: SystemState, key: string, value: unknown, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<undefined> {
     if (this.failedSafe) throw new Error('energy2mqtt is stopping after a failure; nothing is sent to myVaillant');
+    if (this.stopped) throw new Error('the myVaillant account is stopped; nothing is sent');
     if (!this.api.fits(1)) throw new Error(this.api.pausedUntil > this.ctx.clock.now() ? `myVaillant requests are paused (${this.api.pauseReason})` : 'the hourly myVaillant request budget is spent');
     await this.api.request(method, path, body);
     this.trusted.set(`${system.id}/${key}`, { value, until: this.ctx.clock.now() + TRUST_COMMAND_MS });
@@ -306,6 +309,7 @@ export class VaillantAdapter implements Adapter {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.timer?.cancel();
     await this.polling;
   }

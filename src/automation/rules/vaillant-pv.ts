@@ -5,6 +5,7 @@
 import type { Bridge } from '../../core/bridge.js';
 import type { Measurement, MeasuredValue } from '../../measurements/measurement.js';
 import type { Measurements } from '../../measurements/service.js';
+import { DHW_KEYS, ZONE_KEYS, parseVaillantDeviceId, vaillantDeviceId, vaillantOwner } from '../../adapters/vaillant/ids.js';
 import type { OnOffController } from '../controllers/on-off.js';
 import type { VaillantPvOptions } from '../options.js';
 import { slugOf } from '../options.js';
@@ -84,14 +85,16 @@ export class VaillantPvRule implements Rule {
     return this.prio;
   }
 
-  /** The Vaillant devices this rule steers: `vaillant_<system>_dhw_255` and `..._zone_<n>`. */
+  /** The Vaillant devices this rule steers, among those of its own account: the cylinder and its zone. */
   private ids(): { dhw?: string; zone?: string } {
-    const all = this.bridge.allDevices().map((d) => d.id);
-    const system = this.o.system ?? all.map((id) => /^vaillant_([a-z0-9]{8})_(?:zone|dhw)_/.exec(id)?.[1]).find(Boolean);
+    const owner = vaillantOwner(this.o.account);
+    const mine = this.bridge.allDevices().filter((d) => d.owner === owner).map((d) => ({ id: d.id, parsed: parseVaillantDeviceId(d.id) }));
+    const system = this.o.system ?? mine.find((d) => d.parsed && d.parsed.kind !== 'system')?.parsed?.short;
     if (!system) return {};
+    const zone = vaillantDeviceId.zone(system, this.o.zone);
     return {
-      dhw: all.find((id) => id.startsWith(`vaillant_${system}_dhw_`)),
-      zone: all.includes(`vaillant_${system}_zone_${this.o.zone}`) ? `vaillant_${system}_zone_${this.o.zone}` : undefined,
+      dhw: mine.find((d) => d.parsed?.short === system && d.parsed.kind === 'dhw')?.id,
+      zone: mine.some((d) => d.id === zone) ? zone : undefined,
     };
   }
 
@@ -108,8 +111,8 @@ export class VaillantPvRule implements Rule {
   private staleReport(): string | undefined {
     const { dhw, zone } = this.ids();
     const needed = [
-      ...(this.mode !== 'heating' ? [dhw ? this.measure(dhw, 'temperature') : undefined] : []),
-      ...(this.mode !== 'hotwater' ? [zone ? this.measure(zone, 'quick_veto') : undefined] : []),
+      ...(this.mode !== 'heating' ? [dhw ? this.measure(dhw, DHW_KEYS.temperature) : undefined] : []),
+      ...(this.mode !== 'hotwater' ? [zone ? this.measure(zone, ZONE_KEYS.quickVeto) : undefined] : []),
     ];
     if (needed.some((m) => m === undefined)) return 'the Vaillant system has not reported yet';
     const stale = needed.find((m) => m!.value === undefined);
@@ -122,11 +125,11 @@ export class VaillantPvRule implements Rule {
     const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
     const bool = (x: unknown) => (typeof x === 'boolean' ? x : undefined);
     return {
-      tank: num(v(dhw, 'temperature')),
-      tankSetpoint: num(v(dhw, 'setpoint')),
-      boostOn: bool(v(dhw, 'boost')),
-      vetoOn: bool(v(zone, 'quick_veto')),
-      normalSetpoint: num(v(zone, 'normal_setpoint')),
+      tank: num(v(dhw, DHW_KEYS.temperature)),
+      tankSetpoint: num(v(dhw, DHW_KEYS.setpoint)),
+      boostOn: bool(v(dhw, DHW_KEYS.boost)),
+      vetoOn: bool(v(zone, ZONE_KEYS.quickVeto)),
+      normalSetpoint: num(v(zone, ZONE_KEYS.normalSetpoint)),
     };
   }
 
@@ -231,10 +234,10 @@ export class VaillantPvRule implements Rule {
       };
       try {
         if (kind === 'veto' && on && this.vetoBase !== undefined) {
-          await send('quick_veto_setpoint', String(this.vetoSetpoint()));
-          await send('quick_veto_duration', String(Math.max(0.5, Math.round((this.durationMin / 60) * 2) / 2)));
+          await send(ZONE_KEYS.vetoSetpoint, String(this.vetoSetpoint()));
+          await send(ZONE_KEYS.vetoDuration, String(Math.max(0.5, Math.round((this.durationMin / 60) * 2) / 2)));
         }
-        await send(kind === 'boost' ? 'boost' : 'quick_veto', on ? 'ON' : 'OFF');
+        await send(kind === 'boost' ? DHW_KEYS.boost : ZONE_KEYS.quickVeto, on ? 'ON' : 'OFF');
         this.failure = undefined;
       } catch (err) {
         this.failure = (err as Error).message;

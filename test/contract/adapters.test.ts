@@ -1,0 +1,180 @@
+// What every adapter must do (DESIGN.md, "Contracts"), checked on each family against its
+// simulator: the constructor does no I/O; a device that cannot be reached does not make start()
+// throw and is shown with its reason; stop() resolves and lets go of sockets and timers; after
+// failSafe() (twice) and after stop() nothing more reaches the device.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { freePort, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { Recorder, eventually } from '../helpers/mqtt-client.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { FIX, S, SYSTEM } from '../helpers/vaillant.js';
+import type { Adapter } from '../../src/adapters/adapter.js';
+import { GivEnergyAdapter } from '../../src/adapters/givenergy/adapter.js';
+import { GivTcpRestServer } from '../../src/adapters/givenergy/givtcp-rest.js';
+import { VaillantAdapter } from '../../src/adapters/vaillant/adapter.js';
+import { givenergyInverterOptions, givenergyRestOptions } from '../../src/adapters/givenergy/options.js';
+import { vaillantAccountOptions } from '../../src/adapters/vaillant/options.js';
+import { GivEnergyDongleSimulator } from '../../src/simulators/givenergy-dongle.js';
+import { MyVaillantSimulator } from '../../src/simulators/myvaillant.js';
+
+let broker: TestBroker;
+before(async () => (broker = await startTestBroker()));
+after(async () => broker.stop());
+
+/** Sockets and timers of this process, by kind: what an adapter holds. */
+function resources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+interface Family {
+  name: string;
+  /** Adapter, and how the test reaches its peer. `reachable: false` points it at a closed port. */
+  make(t: TestApp, reachable: boolean): Promise<{
+    adapter: Adapter;
+    /** Requests or connections that reached the peer so far. */
+    reached(): number;
+    /** Resolves when HA is told why the device cannot be reached. */
+    shownUnreachable(rec: Recorder): Promise<void>;
+    /** Tries to act on the device through the add-on; resolves with whether anything reached it. */
+    act(): Promise<boolean>;
+    close(): Promise<void>;
+  }>;
+}
+
+const families: Family[] = [
+  {
+    name: 'givenergy',
+    async make(t, reachable) {
+      const sim = new GivEnergyDongleSimulator({ armFirmware: 312 });
+      const port = reachable ? await sim.listen() : await freePort();
+      let connections = 0;
+      const options = givenergyInverterOptions.parse({ host: '127.0.0.1', port, poll_interval: 3600, full_refresh_interval: 3600, frame_gap_ms: 0 });
+      const adapter = new GivEnergyAdapter(options, t.app.contextFor('contract givenergy'));
+      adapter.writeLimits = { minGapMs: 0, perMinute: 1000 };
+      return {
+        adapter,
+        reached: () => (connections = Math.max(connections, sim.clientCount)) + sim.writes.length,
+        shownUnreachable: async (rec) => {
+          await rec.waitFor(`energy2mqtt/givenergy_dongle_127_0_0_1_${port}/last_error`, (p) => p === 'ECONNREFUSED');
+          await rec.waitFor(`energy2mqtt/givenergy_dongle_127_0_0_1_${port}/connection`, (p) => p === 'ON');
+        },
+        act: async () => {
+          const before = sim.writes.length;
+          sim.hr[116] = 100;
+          await adapter.execute('setChargeTarget', '55').catch(() => undefined);
+          return sim.writes.length > before;
+        },
+        close: () => sim.close(),
+      };
+    },
+  },
+  {
+    name: 'vaillant',
+    async make(t, reachable) {
+      const sim = new MyVaillantSimulator({
+        users: [{ username: 'anna@example.com', password: 'secret-pw-42' }],
+        homes: JSON.parse(readFileSync(`${FIX}/homes.json`, 'utf8')) as unknown[],
+        systems: { [SYSTEM]: JSON.parse(readFileSync(`${FIX}/${SYSTEM}/system.json`, 'utf8')) },
+        altchaCost: 200,
+      });
+      await sim.listen();
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      const options = vaillantAccountOptions.parse({
+        username: 'anna@example.com', password: 'secret-pw-42', identity_url: reachable ? sim.identityUrl : closed, api_url: reachable ? sim.apiUrl : closed,
+      });
+      const adapter = new VaillantAdapter(options, t.app.contextFor('contract vaillant'));
+      const writes = () => sim.requests.filter((r) => r.method !== 'GET').length;
+      return {
+        adapter,
+        reached: () => sim.requests.length,
+        shownUnreachable: async (rec) => {
+          await rec.waitFor(`energy2mqtt/${(adapter as unknown as { scope: string }).scope}/api_status`, (p) => /ECONNREFUSED|refused|connect/i.test(p));
+        },
+        act: async () => {
+          const before = writes();
+          await t.app.bridge.command(`${S}_dhw_255`, 'boost', 'ON', 'mqtt');
+          return writes() > before;
+        },
+        close: () => sim.close(),
+      };
+    },
+  },
+  {
+    name: 'givenergy_rest',
+    async make(t, reachable) {
+      const sim = new GivEnergyDongleSimulator({ armFirmware: 312 });
+      const port = reachable ? await sim.listen() : await freePort();
+      const inverter = new GivEnergyAdapter(givenergyInverterOptions.parse({ host: '127.0.0.1', port, poll_interval: 3600, frame_gap_ms: 0 }), t.app.contextFor('contract inverter'));
+      if (reachable) await inverter.start();
+      const restPort = await freePort();
+      const rest = new GivTcpRestServer(givenergyRestOptions.parse({ enabled: true, port: restPort, token: 'contract-token-123456' }), [inverter], t.app.contextFor('contract rest').log, t.app.contextFor('x').clock);
+      let requests = 0;
+      return {
+        adapter: rest,
+        reached: () => requests + sim.writes.length,
+        // The API itself has no device; its inverter shows why it cannot be reached.
+        shownUnreachable: async () => undefined,
+        act: async () => {
+          const before = sim.writes.length;
+          sim.hr[116] = 100;
+          try {
+            requests++;
+            await fetch(`http://127.0.0.1:${restPort}/setChargeTarget`, { method: 'POST', headers: { authorization: 'Bearer contract-token-123456', 'content-type': 'application/json' }, body: '{"chargeToPercent":"55"}' });
+          } catch {
+            // refused: nothing listens any more
+          }
+          return sim.writes.length > before;
+        },
+        close: async () => (await inverter.stop(), await sim.close()),
+      };
+    },
+  },
+];
+
+for (const family of families) {
+  test(`contract (${family.name}): no I/O in the constructor; start and stop release what they hold; safe after failSafe() and stop()`, async () => {
+    const t = await startApp(broker.port);
+    const rec = await Recorder.connect(broker.port, ['energy2mqtt/#']);
+    try {
+      const baseline = resources();
+      const subject = await family.make(t, true);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(subject.reached(), 0, 'the constructor reached nothing');
+      assert.deepEqual(t.app.bridge.allDevices().filter((d) => d.owner === subject.adapter.id).map((d) => d.id), [], 'the constructor declared nothing');
+
+      await subject.adapter.start();
+      assert.ok(await subject.act(), 'a command reaches the device while running');
+      const stopped = subject.adapter.stop();
+      await Promise.race([stopped, new Promise((_r, reject) => setTimeout(() => reject(new Error('stop() took over 5 s')), 5000))]);
+      assert.equal(await subject.act(), false, 'nothing reaches the device after stop()');
+      subject.adapter.failSafe(); // also after stop: no throw
+      await subject.close();
+      await eventually(() => {
+        const now = resources();
+        return (['TCPSocketWrap', 'TCPServerWrap', 'Timeout'] as const).every((kind) => (now[kind] ?? 0) <= (baseline[kind] ?? 0));
+      }, 5000, `sockets and timers released: before ${JSON.stringify(baseline)}, now ${JSON.stringify(resources())}`);
+
+      // Running again, then a fail-safe (twice): nothing more is written.
+      const again = await family.make(t, true);
+      await again.adapter.start();
+      again.adapter.failSafe();
+      again.adapter.failSafe();
+      assert.equal(await again.act(), false, 'nothing reaches the device after failSafe()');
+      await again.adapter.stop();
+      await again.close();
+
+      // A device that cannot be reached: start() does not throw, and HA is told why.
+      const away = await family.make(t, false);
+      await away.adapter.start();
+      await away.shownUnreachable(rec);
+      await away.adapter.stop();
+      await away.close();
+    } finally {
+      await rec.close();
+      await t.stop();
+    }
+  });
+}
