@@ -1,76 +1,21 @@
 // A GivEnergy inverter and its batteries over the dongle: detection, a fast and a full polling
-// plan, telemetry and controls as HA entities, GivTCP's MQTT control topics, and the cache the
-// GivTCP-compatible REST API serves. Writes go through Controls' safety rules.
+// plan, the entities of entities.ts (declared, read, commanded), the energy totals, GivTCP's MQTT
+// control topics and the cache its REST API serves. Writes go through the safe writer.
 import { z } from 'zod';
 import type { Adapter, AdapterContext } from '../adapter.js';
 import type { TimerHandle } from '../../core/clock.js';
 import type { Device, Entity } from '../../core/device.js';
-import type { EntitySpec } from '../../core/entity.js';
+import type { CommandOf, EntitySpec } from '../../core/entity.js';
 import { clip, oneLine, quote, shownPayload } from '../../core/outside-text.js';
 import { WriteBudget, writeBudgetState } from '../../io/write-budget.js';
 import { SafeWriter } from '../../io/safe-writer.js';
 import { DongleClient } from './client.js';
-import { BATTERY_MODES, COMMANDS, ControlError, PAUSE_MODES, WRITE_ALLOWED, batteryMode, rateStepW, registerToRate, type Write } from './controls.js';
+import { COMMANDS, ControlError, WRITE_ALLOWED, type Write } from './controls.js';
+import { BATTERY_ROWS, inverterRows, type BatteryReadings, type Readings, type Row } from './entities.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
-import { EnergyGuard, RegisterBank, STATUS, batteryTelemetry, inverterClock, inverterTelemetry, slotToTime, type InverterTelemetry } from './registers.js';
+import { EnergyGuard, RegisterBank, batteryTelemetry, inverterClock, inverterTelemetry } from './registers.js';
 
-
-interface SensorRow {
-  key: string;
-  name: string;
-  get: (t: InverterTelemetry) => number | string | boolean | undefined;
-  spec?: Partial<EntitySpec> & Record<string, unknown>;
-  energy?: 'today' | 'total';
-}
-
-const power = { deviceClass: 'power', unit: 'W', stateClass: 'measurement' } as const;
-const energyToday = { deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' } as const;
-const v = { deviceClass: 'voltage', unit: 'V', stateClass: 'measurement', category: 'diagnostic' } as const;
-const a = { deviceClass: 'current', unit: 'A', stateClass: 'measurement', category: 'diagnostic' } as const;
-const hz = { deviceClass: 'frequency', unit: 'Hz', stateClass: 'measurement', category: 'diagnostic' } as const;
-const temp = { deviceClass: 'temperature', unit: '°C', stateClass: 'measurement', category: 'diagnostic' } as const;
-
-const TELEMETRY: SensorRow[] = [
-  { key: 'pv_power', name: 'PV power', get: (t) => (t.pvPower !== undefined && t.pvPower < 15_000 ? t.pvPower : undefined), spec: { ...power, deadband: 5 } },
-  { key: 'pv1_power', name: 'PV1 power', get: (t) => t.pv1Power, spec: power },
-  { key: 'pv2_power', name: 'PV2 power', get: (t) => t.pv2Power, spec: power },
-  { key: 'grid_power', name: 'Grid power', get: (t) => t.gridPower, spec: power },
-  { key: 'import_power', name: 'Grid import power', get: (t) => t.importPower, spec: power },
-  { key: 'export_power', name: 'Grid export power', get: (t) => t.exportPower, spec: power },
-  { key: 'battery_power', name: 'Battery power', get: (t) => t.batteryPower, spec: power },
-  { key: 'charge_power', name: 'Battery charge power', get: (t) => t.chargePower, spec: power },
-  { key: 'discharge_power', name: 'Battery discharge power', get: (t) => t.dischargePower, spec: power },
-  { key: 'load_power', name: 'Load power', get: (t) => t.loadPower, spec: power },
-  { key: 'eps_power', name: 'EPS power', get: (t) => t.epsPower, spec: power },
-  { key: 'inverter_power', name: 'Inverter power', get: (t) => t.inverterPower, spec: power },
-  { key: 'soc', name: 'Battery state of charge', get: (t) => t.soc, spec: { deviceClass: 'battery', unit: '%', stateClass: 'measurement' } },
-  { key: 'pv_energy_today', name: 'PV energy today', get: (t) => t.pvToday, spec: energyToday, energy: 'today' },
-  { key: 'import_energy_today', name: 'Grid import today', get: (t) => t.importToday, spec: energyToday, energy: 'today' },
-  { key: 'export_energy_today', name: 'Grid export today', get: (t) => t.exportToday, spec: energyToday, energy: 'today' },
-  { key: 'charge_energy_today', name: 'Battery charge today', get: (t) => t.chargeToday, spec: energyToday, energy: 'today' },
-  { key: 'discharge_energy_today', name: 'Battery discharge today', get: (t) => t.dischargeToday, spec: energyToday, energy: 'today' },
-  { key: 'load_energy_today', name: 'Load energy today', get: (t) => t.loadToday, spec: energyToday, energy: 'today' },
-  { key: 'pv_energy_total', name: 'PV energy total', get: (t) => t.pvTotal, spec: energyToday, energy: 'total' },
-  { key: 'import_energy_total', name: 'Grid import total', get: (t) => t.importTotal, spec: energyToday, energy: 'total' },
-  { key: 'export_energy_total', name: 'Grid export total', get: (t) => t.exportTotal, spec: energyToday, energy: 'total' },
-  { key: 'battery_throughput_total', name: 'Battery throughput total', get: (t) => t.batteryThroughputTotal, spec: energyToday, energy: 'total' },
-  { key: 'pv1_voltage', name: 'PV1 voltage', get: (t) => t.pv1Voltage, spec: v },
-  { key: 'pv2_voltage', name: 'PV2 voltage', get: (t) => t.pv2Voltage, spec: v },
-  { key: 'pv1_current', name: 'PV1 current', get: (t) => t.pv1Current, spec: a },
-  { key: 'pv2_current', name: 'PV2 current', get: (t) => t.pv2Current, spec: a },
-  { key: 'grid_voltage', name: 'Grid voltage', get: (t) => t.gridVoltage, spec: v },
-  { key: 'grid_current', name: 'Grid current', get: (t) => t.gridCurrent, spec: a },
-  { key: 'grid_frequency', name: 'Grid frequency', get: (t) => t.gridFrequency, spec: hz },
-  { key: 'eps_voltage', name: 'EPS voltage', get: (t) => t.epsVoltage, spec: v },
-  { key: 'eps_frequency', name: 'EPS frequency', get: (t) => t.epsFrequency, spec: hz },
-  { key: 'battery_voltage', name: 'Battery voltage', get: (t) => t.batteryVoltage, spec: { ...v, precision: 2 } },
-  { key: 'battery_current', name: 'Battery current', get: (t) => t.batteryCurrent, spec: a },
-  { key: 'heatsink_temperature', name: 'Heatsink temperature', get: (t) => t.heatsinkTemperature, spec: temp },
-  { key: 'charger_temperature', name: 'Charger temperature', get: (t) => t.chargerTemperature, spec: temp },
-  { key: 'battery_temperature', name: 'Battery temperature', get: (t) => t.batteryTemperature, spec: temp },
-  { key: 'status', name: 'Status', get: (t) => t.status, spec: { deviceClass: 'enum', options: [...STATUS, 'unknown'], category: 'diagnostic' } },
-];
 
 const totalState = z.object({ base: z.number().min(0), lastToday: z.number().min(0) });
 const persistedShape = z.object({
@@ -86,13 +31,6 @@ export interface GivTcpOrigin {
   /** e.g. "GivEnergy/control/SA123/setChargeTarget" or "REST /setChargeTarget from 10.0.0.5". */
   where: string;
 }
-
-/** Totals the inverter has no trustworthy register for, summed from their daily counters. */
-const ACCUMULATED: Array<[total: string, today: string, name: string]> = [
-  ['charge_energy_total', 'charge_energy_today', 'Battery charge total'],
-  ['discharge_energy_total', 'discharge_energy_today', 'Battery discharge total'],
-  ['load_energy_total', 'load_energy_today', 'Load energy total'],
-];
 
 export class GivEnergyAdapter implements Adapter {
   readonly id: string;
@@ -115,7 +53,9 @@ export class GivEnergyAdapter implements Adapter {
   private problem?: string;
   private problemKnown = false;
   private batteryDevices = new Map<number, Device>();
-  private entities = new Map<string, Entity<EntitySpec>>();
+  /** The inverter's rows (entities.ts), each with its entity: what publish() and cache() go through. */
+  private bound: Array<{ row: Row; entity: Entity<EntitySpec> }> = [];
+  private batteryBound = new Map<number, Array<{ read: (b: BatteryReadings) => number | null; entity: Entity<EntitySpec> }>>();
   private guard?: EnergyGuard;
   private fastTimer?: TimerHandle;
   private fullTimer?: TimerHandle;
@@ -228,7 +168,7 @@ export class GivEnergyAdapter implements Adapter {
     this.model = model;
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
-    this.publish();
+    this.refreshEntities();
     this.subscribeGivTcpTopics(model.serial);
   }
 
@@ -252,7 +192,7 @@ export class GivEnergyAdapter implements Adapter {
         for (const [device, bank] of this.batteryBanks) bank.set(60, await this.client.read(device, 0x04, 60, 60));
         this.lastUpdated = new Date(this.ctx.clock.now());
         this.setAvailable(true);
-        this.publish();
+        this.refreshEntities();
         if (this.ctx.log.isLevelEnabled('debug')) {
           const t = inverterTelemetry(this.ir);
           this.ctx.log.debug(`${full ? 'full' : 'fast'} poll: PV ${t.pvPower ?? '?'} W, grid ${t.gridPower ?? '?'} W, battery ${t.batteryPower ?? '?'} W, SoC ${t.soc ?? '?'} %, load ${t.loadPower ?? '?'} W`);
@@ -270,135 +210,73 @@ export class GivEnergyAdapter implements Adapter {
   // ---- HA entities ----
 
   private declare(model: InverterModel): void {
-    const bridge = this.ctx.devices;
+    const devices = this.ctx.devices;
     const id = `givenergy_${model.serial.toLowerCase()}`;
-    const device = bridge.device(
+    const device = devices.device(
       { id, name: `GivEnergy ${model.name} ${model.serial}`, manufacturer: 'GivEnergy', model: model.name, modelId: model.dtc, serialNumber: model.serial, swVersion: model.firmware },
       this.id,
     );
     this.device = device;
-    const put = (e: Entity<EntitySpec>) => this.entities.set(e.key, e);
-    for (const row of TELEMETRY) put(device.add({ component: 'sensor', key: row.key, name: row.name, ...(row.spec ?? {}) } as EntitySpec));
-    for (const [key, , name] of ACCUMULATED) put(device.sensor({ key, name, deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' }));
-    put(device.binarySensor({ key: 'fault', name: 'Fault', deviceClass: 'problem' }));
-    put(device.sensor({ key: 'battery_capacity', name: 'Battery capacity', deviceClass: 'energy_storage', unit: 'kWh', stateClass: 'measurement', category: 'diagnostic' }));
-    put(device.sensor({ key: 'firmware', name: 'Firmware', icon: 'mdi:chip', category: 'diagnostic' }));
-    put(device.sensor({ key: 'inverter_time', name: 'Inverter clock', deviceClass: 'timestamp', category: 'diagnostic' }));
-    put(device.sensor({ key: 'write_count', name: 'Register writes', icon: 'mdi:counter', stateClass: 'total_increasing', category: 'diagnostic' }));
-    put(device.sensor({ key: 'writes_left_today', name: 'Register writes left today', icon: 'mdi:counter', stateClass: 'measurement', category: 'diagnostic' }));
-
-    const run = (command: string) => async (value: unknown) => {
-      await this.execute(command, value);
-      return undefined;
-    };
-    const onOff = (command: string) => async (on: boolean) => {
-      await this.execute(command, on ? 'enable' : 'disable');
-      return undefined;
-    };
-    put(device.switch({ key: 'charge_target_enabled', name: 'Charge target enabled', command: onOff('enableChargeTarget') }));
-    put(device.switch({ key: 'charge_schedule', name: 'Charge schedule', command: onOff('enableChargeSchedule') }));
-    put(device.switch({ key: 'discharge_schedule', name: 'Discharge schedule', command: onOff('enableDischargeSchedule') }));
-    put(device.switch({ key: 'discharge_enabled', name: 'Discharge enabled', command: onOff('enableDischarge') }));
-    put(device.switch({ key: 'eco_mode', name: 'Eco mode', category: 'config', command: onOff('setEcoMode') }));
-    // The register moves in steps of 1 % of the pack's capacity: the slider offers just those.
-    const rate = { min: 0, max: model.batteryMaxPowerW, step: rateStepW(model), deviceRoundsToStep: true, unit: 'W', deviceClass: 'power', mode: 'slider' } as const;
-    put(device.number({ key: 'charge_rate', name: 'Battery charge rate', ...rate, command: run('setChargeRate') }));
-    put(device.number({ key: 'discharge_rate', name: 'Battery discharge rate', ...rate, command: run('setDischargeRate') }));
-    put(device.number({ key: 'target_soc', name: 'Charge target SoC', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setChargeTarget') }));
-    put(device.number({ key: 'battery_reserve', name: 'Battery reserve', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', command: run('setBatteryReserve') }));
-    put(device.number({ key: 'battery_cutoff', name: 'Battery power cutoff', min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', category: 'config', command: run('setBatteryCutoff') }));
-    put(device.select({ key: 'battery_mode', name: 'Battery mode', options: BATTERY_MODES, command: run('setBatteryMode') }));
-    if (model.generation !== 'Gen1' && model.family !== 'ac') {
-      put(device.select({ key: 'pause_mode', name: 'Battery pause mode', options: PAUSE_MODES, command: run('setBatteryPauseMode') }));
-    }
-    for (const [key, name, command] of [
-      ['charge_slot_1_start', 'Charge slot 1 start', 'setChargeStart1'], ['charge_slot_1_end', 'Charge slot 1 end', 'setChargeEnd1'],
-      ['discharge_slot_1_start', 'Discharge slot 1 start', 'setDischargeStart1'], ['discharge_slot_1_end', 'Discharge slot 1 end', 'setDischargeEnd1'],
-      ['discharge_slot_2_start', 'Discharge slot 2 start', 'setDischargeStart2'], ['discharge_slot_2_end', 'Discharge slot 2 end', 'setDischargeEnd2'],
-    ] as const) {
-      put(device.time({ key, name, icon: 'mdi:clock-outline', command: run(command) }));
-    }
-    put(device.text({ key: 'date_time', name: 'Set date and time', category: 'config', pattern: '\\d{2}/\\d{2}/\\d{4} \\d{2}:\\d{2}:\\d{2}', max: 19, command: run('setDateTime') }));
-    put(device.button({ key: 'sync_clock', name: 'Sync clock', icon: 'mdi:clock-check-outline', category: 'config', command: run('syncDateTime') }));
-
+    this.bound = inverterRows(model).map((row) => {
+      const command = row.command;
+      // A change from HA runs the row's GivTCP command; the adapter publishes what the inverter confirmed.
+      const handler = command
+        ? async (value: CommandOf<EntitySpec>) => {
+            await this.execute(command.givtcp, command.payload(value));
+            return undefined;
+          }
+        : undefined;
+      return { row, entity: device.add(row.spec, handler) };
+    });
     for (const [address, bank] of this.batteryBanks) {
       const n = address - 0x31;
-      const t = batteryTelemetry(bank);
-      const serial = t.serial || `${model.serial}_${n}`;
-      const b = bridge.device(
+      const serial = batteryTelemetry(bank).serial || `${model.serial}_${n}`;
+      const battery = devices.device(
         { id: `givenergy_${model.serial.toLowerCase()}_battery_${n}`, name: `GivEnergy battery ${n} ${serial}`, manufacturer: 'GivEnergy', model: 'Battery module', serialNumber: serial },
         this.id,
       );
-      b.sensor({ key: 'soc', name: 'State of charge', deviceClass: 'battery', unit: '%', stateClass: 'measurement' });
-      b.sensor({ key: 'remaining_capacity', name: 'Remaining capacity', unit: 'Ah', stateClass: 'measurement', icon: 'mdi:battery-50', precision: 1 });
-      b.sensor({ key: 'cycles', name: 'Cycles', icon: 'mdi:battery-sync', stateClass: 'total_increasing', category: 'diagnostic' });
-      b.sensor({ key: 'temperature', name: 'Temperature', ...temp });
-      b.sensor({ key: 'cell_min_voltage', name: 'Lowest cell voltage', ...v, precision: 3 });
-      b.sensor({ key: 'cell_max_voltage', name: 'Highest cell voltage', ...v, precision: 3 });
-      this.batteryDevices.set(address, b);
+      this.batteryDevices.set(address, battery);
+      this.batteryBound.set(address, BATTERY_ROWS.map((r) => ({ read: r.read, entity: battery.add(r.spec) })));
     }
   }
 
-  /** Pushes the decoded registers into the entities (the bridge publishes what changed). */
-  publish(): void {
+  /** An entity's value by its key (for rows that build on another row, e.g. a total on its daily counter). */
+  private valueOf(key: string): unknown {
+    return this.bound.find((b) => b.row.spec.key === key)?.entity.value;
+  }
+
+  /** Reads every row from the registers into its entity; the bridge publishes what changed. */
+  private refreshEntities(): void {
     const model = this.model;
     if (!model || !this.device) return;
-    const t = inverterTelemetry(this.ir);
     const clock = inverterClock(this.hr);
     const day = clock ? `${clock.year}-${clock.month}-${clock.day}` : undefined;
     const now = this.ctx.clock.now();
-    const set = (key: string, value: unknown) => this.entities.get(key)?.update((value ?? null) as never);
-    for (const row of TELEMETRY) {
-      let value = row.get(t);
-      if (row.energy && typeof value === 'number') value = this.guard!.accept(row.key, value, now, row.energy, day);
-      if (value === undefined && row.energy) continue; // refused (a spike or a drop): keep the last good value
-      if (row.key === 'soc' && value === 0 && this.entities.get('soc')?.hasValue) continue; // GivTCP: a 0 SoC reading is a glitch
-      set(row.key, value);
+    const readings: Readings = {
+      model,
+      hr: this.hr,
+      t: inverterTelemetry(this.ir),
+      energy: (key, value, kind) => this.guard!.accept(key, value, now, kind, day),
+      accumulated: (total, todayKey) => {
+        const today = this.valueOf(todayKey);
+        return typeof today === 'number' ? this.accumulate(total, today) : undefined;
+      },
+      shown: (key) => this.bound.some((b) => b.row.spec.key === key && b.entity.hasValue),
+      writeCount: this.writeCount,
+      writesLeft: this.budget.left(),
+    };
+    for (const { row, entity } of this.bound) {
+      const value = row.read(readings);
+      if (value !== undefined) entity.update(value);
     }
-    for (const [key, todayKey] of ACCUMULATED) {
-      const today = this.entities.get(todayKey)?.value;
-      if (typeof today === 'number') set(key, this.accumulate(key, today));
-    }
-    set('fault', t.fault);
-    set('battery_capacity', model.batteryCapacityKwh);
-    set('firmware', model.firmware);
-    set('write_count', this.writeCount);
-    set('writes_left_today', this.budget.left());
-    set('inverter_time', clock ? new Date(clock.year, clock.month - 1, clock.day, clock.hour, clock.minute, clock.second).toISOString() : null);
-    const hr = (r: number) => this.hr.get(r);
-    const flag = (r: number) => (hr(r) === undefined ? null : hr(r) === 1);
-    set('charge_target_enabled', flag(20));
-    set('charge_schedule', flag(96));
-    set('discharge_schedule', flag(59));
-    set('discharge_enabled', hr(110) === undefined ? null : hr(110) !== 100);
-    set('eco_mode', flag(27));
-    set('charge_rate', registerToRate(hr(111), model));
-    set('discharge_rate', registerToRate(hr(112), model));
-    set('target_soc', hr(116));
-    set('battery_reserve', hr(110));
-    set('battery_cutoff', hr(114));
-    set('battery_mode', batteryMode(this.hr) ?? null);
-    set('pause_mode', hr(318) === undefined ? null : PAUSE_MODES[hr(318)!] ?? null);
-    for (const [key, r] of [['charge_slot_1_start', 94], ['charge_slot_1_end', 95], ['discharge_slot_1_start', 56], ['discharge_slot_1_end', 57], ['discharge_slot_2_start', 44], ['discharge_slot_2_end', 45]] as const) {
-      set(key, slotToTime(hr(r)) ?? null);
-    }
-    if (clock) set('date_time', `${pad(clock.day)}/${pad(clock.month)}/${clock.year} ${pad(clock.hour)}:${pad(clock.minute)}:${pad(clock.second)}`);
-    const reserve = hr(110);
+    const reserve = this.hr.get(110);
     if (reserve !== undefined && reserve < 100 && reserve >= 4 && reserve !== this.savedReserve) {
       this.savedReserve = reserve;
       void this.persist();
     }
     for (const [address, bank] of this.batteryBanks) {
-      const d = this.batteryDevices.get(address);
-      if (!d) continue;
       const b = batteryTelemetry(bank);
-      const put = (key: string, value: unknown) => d.entities.get(key)?.update((value ?? null) as never);
-      put('soc', b.soc);
-      put('remaining_capacity', b.remainingAh);
-      put('cycles', b.cycles);
-      put('temperature', b.temperature);
-      put('cell_min_voltage', b.cellMinV);
-      put('cell_max_voltage', b.cellMaxV);
+      for (const { read, entity } of this.batteryBound.get(address) ?? []) entity.update(read(b));
     }
   }
 
@@ -440,7 +318,7 @@ export class GivEnergyAdapter implements Adapter {
     } catch (err) {
       throw err instanceof ControlError ? err : new ControlError((err as Error).message);
     } finally {
-      this.publish();
+      this.refreshEntities();
     }
   }
 
@@ -453,8 +331,7 @@ export class GivEnergyAdapter implements Adapter {
       this.ctx.log.warn(message);
       this.ctx.devices.event({ type: 'write_budget', device: this.id, used: this.budget.used, budget: perDay, message });
     }
-    this.entities.get('write_count')?.update(this.writeCount);
-    this.entities.get('writes_left_today')?.update(this.budget.left());
+    this.refreshEntities();
     void this.persist();
   }
 
@@ -535,43 +412,24 @@ export class GivEnergyAdapter implements Adapter {
     for (const d of this.batteryDevices.values()) d.setAvailable(available);
   }
 
-  /** GivTCP's cached data, for its REST API. */
+  /** GivTCP's cached data, for its REST API: every row with a GivTCP name, and the details GivTCP adds. */
   cache(): Record<string, unknown> {
     const model = this.model;
-    const t = inverterTelemetry(this.ir);
-    const e = (key: string) => this.entities.get(key)?.value ?? null;
+    const sections: Record<string, Record<string, unknown>> = { Power: { Power: {} }, Energy: { Today: {}, Total: {} }, Control: {}, Timeslots: {} };
+    for (const { row, entity } of this.bound) {
+      if (!row.cache) continue;
+      const [section, group, name] = row.cache;
+      const value = entity.value ?? null;
+      const target = (group ? (sections[section]![group] as Record<string, unknown>) : sections[section])!;
+      // GivTCP shows its switches as enable / disable.
+      target[name] = row.spec.component === 'switch' && value !== null ? (value ? 'enable' : 'disable') : value;
+    }
+    const soc = this.valueOf('soc');
+    (sections.Power!.Power as Record<string, unknown>).SOC_kWh = typeof soc === 'number' && model ? Math.round((soc / 100) * model.batteryCapacityKwh * 100) / 100 : null;
     return {
-      Power: {
-        Power: {
-          PV_Power: e('pv_power'), PV_Power_String_1: t.pv1Power ?? null, PV_Power_String_2: t.pv2Power ?? null, Grid_Power: t.gridPower ?? null,
-          Import_Power: t.importPower ?? null, Export_Power: t.exportPower ?? null, Load_Power: t.loadPower ?? null, Battery_Power: t.batteryPower ?? null,
-          Charge_Power: t.chargePower ?? null, Discharge_Power: t.dischargePower ?? null, Invertor_Power: t.inverterPower ?? null, EPS_Power: t.epsPower ?? null,
-          SOC: e('soc'), SOC_kWh: typeof e('soc') === 'number' && model ? Math.round(((e('soc') as number) / 100) * model.batteryCapacityKwh * 100) / 100 : null,
-        },
-      },
-      Energy: {
-        Today: {
-          PV_Energy_Today_kWh: e('pv_energy_today'), Import_Energy_Today_kWh: e('import_energy_today'), Export_Energy_Today_kWh: e('export_energy_today'),
-          Battery_Charge_Energy_Today_kWh: e('charge_energy_today'), Battery_Discharge_Energy_Today_kWh: e('discharge_energy_today'), Load_Energy_Today_kWh: e('load_energy_today'),
-        },
-        Total: {
-          PV_Energy_Total_kWh: e('pv_energy_total'), Import_Energy_Total_kWh: e('import_energy_total'), Export_Energy_Total_kWh: e('export_energy_total'),
-          Battery_Charge_Energy_Total_kWh: e('charge_energy_total'), Battery_Discharge_Energy_Total_kWh: e('discharge_energy_total'), Load_Energy_Total_kWh: e('load_energy_total'),
-          Battery_Throughput_Total_kWh: e('battery_throughput_total'),
-        },
-      },
-      Control: {
-        Mode: e('battery_mode'), Enable_Charge_Schedule: onOffText(e('charge_schedule')), Enable_Discharge_Schedule: onOffText(e('discharge_schedule')),
-        Enable_Charge_Target: onOffText(e('charge_target_enabled')), Eco_Mode: onOffText(e('eco_mode')), Target_SOC: e('target_soc'), Battery_Power_Reserve: e('battery_reserve'),
-        Battery_Power_Cutoff: e('battery_cutoff'), Battery_Charge_Rate: e('charge_rate'), Battery_Discharge_Rate: e('discharge_rate'), Battery_pause_mode: e('pause_mode'),
-      },
-      Timeslots: {
-        Charge_start_time_slot_1: e('charge_slot_1_start'), Charge_end_time_slot_1: e('charge_slot_1_end'),
-        Discharge_start_time_slot_1: e('discharge_slot_1_start'), Discharge_end_time_slot_1: e('discharge_slot_1_end'),
-        Discharge_start_time_slot_2: e('discharge_slot_2_start'), Discharge_end_time_slot_2: e('discharge_slot_2_end'),
-      },
+      ...sections,
       Invertor_Details: model
-        ? { Invertor_Serial_Number: model.serial, Model: model.name, Invertor_Type: model.dtc, Firmware: model.firmware, Battery_Capacity_kWh: model.batteryCapacityKwh, Invertor_Time: e('inverter_time') }
+        ? { Invertor_Serial_Number: model.serial, Model: model.name, Invertor_Type: model.dtc, Firmware: model.firmware, Battery_Capacity_kWh: model.batteryCapacityKwh, Invertor_Time: this.valueOf('inverter_time') ?? null }
         : {},
       Battery_Details: Object.fromEntries([...this.batteryBanks].map(([address, bank]) => {
         const b = batteryTelemetry(bank);
@@ -605,14 +463,6 @@ export class GivEnergyAdapter implements Adapter {
 
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-}
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function onOffText(v: unknown): string | null {
-  return v === null || v === undefined ? null : v ? 'enable' : 'disable';
 }
 
 /** GivTCP's MQTT payloads are raw text; slots come as JSON; battery mode may come as 1/2/3. */
