@@ -58,5 +58,49 @@ export async function benchAutomation(broker: TestBroker): Promise<Row[]> {
     starts = result.loads.reduce((sum, l) => sum + l.starts, 0);
   }
   rows.push(summary(`replay of one day at 1 s through five rules (${starts} starts)`, replaySamples, 'ms', '< 2000 ms'));
+
+  // 3. surplus_follow: a meter message in, the new level out (interval, delays and deadband 0).
+  const follow = {
+    sources: [{ name: 'grid', mqtt: { topic: 'bench/follow/grid' } }],
+    surplus: { grid: 'grid' },
+    rules: [{ type: 'surplus_follow', name: 'Bench follow', target: { mqtt: { command_topic: 'bench/follow/set' } }, watts_per_unit: 230, min: 6, max: 16, enable_delay: 0, disable_delay: 0, interval: 0, deadband_w: 0, rate_limit_w_per_s: 1_000_000 }],
+  };
+  const f = await startApp(broker.port, { automation: follow, log_level: 'error' });
+  const followMeter = await Recorder.connect(broker.port);
+  const followLoad = await Recorder.connect(broker.port, ['bench/follow/set']);
+  await sleep(200);
+  let mark = followLoad.mark();
+  await followMeter.publish('bench/follow/grid', '-3000', { qos: 0 });
+  await followLoad.waitFor('bench/follow/set', (p) => p === '6', 2000, mark);
+  // From 6 A: 1030 W more export asks for 4 A more (10 A); 810 W import from 10 A asks for 6 A.
+  const followSamples: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const up = i % 2 === 0;
+    mark = followLoad.mark();
+    const t0 = performance.now();
+    void followMeter.publish('bench/follow/grid', up ? '-1030' : '810', { qos: 0 });
+    const m = await followLoad.waitFor('bench/follow/set', (p) => p === (up ? '10' : '6'), 2000, mark);
+    followSamples.push(m.at - t0);
+  }
+  rows.push(summary('surplus_follow: measurement -> target command, p99', followSamples, 'ms', 'p99 < 10 ms'));
+  await followMeter.close();
+  await followLoad.close();
+  await f.stop();
+
+  // 4. The same day through one surplus_follow rule (an EV, 6 to 16 A).
+  const followOptions = automationOptions.parse({
+    sources: [{ name: 'grid', mqtt: { topic: 'g' } }, { name: 'soc', mqtt: { topic: 's', unit: '%' } }],
+    surplus: { grid: 'grid' },
+    rules: [{ type: 'surplus_follow', name: 'EV', target: { mqtt: { command_topic: 'ev/set' } }, watts_per_unit: 230, min: 6, max: 16, unit: 'A' }],
+  });
+  const followReplay: number[] = [];
+  let changes = 0;
+  for (let run = 0; run < 5; run++) {
+    const t0 = performance.now();
+    const result = await replay(followOptions, trace, log);
+    followReplay.push(performance.now() - t0);
+    changes = result.loads[0]?.changes ?? 0;
+  }
+  rows.push(summary(`replay of a day through a surplus_follow rule (${changes} level changes)`, followReplay, 'ms', '< 2000 ms'));
   return rows;
 }

@@ -12,13 +12,14 @@ import type { Logger } from '../core/logger.js';
 import type { Settings } from '../core/settings.js';
 import type { Measurement } from '../measurements/measurement.js';
 import type { Measurements } from '../measurements/service.js';
-import type { AutomationOptions, RuleOptions, SurplusSwitchOptions } from './options.js';
+import type { AutomationOptions, RuleOptions } from './options.js';
 import { isTimeZone } from './options.js';
 import type { Rule, RuleDecision } from './rule.js';
+import { SurplusFollowRule } from './rules/surplus-follow.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
 import { computeSurplus, type SurplusSettings } from './surplus.js';
-import { createTarget, type Target } from './targets.js';
+import { createLevelTarget, createTarget, type Target } from './targets.js';
 
 export interface EngineDeps {
   options: AutomationOptions;
@@ -30,7 +31,7 @@ export interface EngineDeps {
   /** Where the rules' measurements come from; automation.sources are defined there already. */
   measurements: Measurements;
   /** Replaces every rule's target (the replay records instead of switching). */
-  targetFor?: (rule: SurplusSwitchOptions) => Target;
+  targetFor?: (rule: { name: string }) => Target;
   tickMs?: number;
 }
 
@@ -152,6 +153,13 @@ export class Engine {
     switch (r.type) {
       case 'surplus_switch':
         return new SurplusSwitchRule(r, this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps()), ctx);
+      case 'surplus_follow': {
+        // The replay's simulated load takes levels too (its targetFor reads only the rule's name).
+        const simulated = this.d.targetFor?.(r);
+        if (simulated) return new SurplusFollowRule(r, { level: simulated.level ?? createLevelTarget(r.target, {}), onOff: r.switch_target ? simulated : undefined }, ctx);
+        const deps = this.targetDeps();
+        return new SurplusFollowRule(r, { level: createLevelTarget(r.target, deps), onOff: r.switch_target ? createTarget(r.switch_target, deps) : undefined }, ctx);
+      }
       case 'vaillant_pv':
         if (!this.d.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
         return new VaillantPvRule(r, this.d.bridge, ctx, this.d.measurements);

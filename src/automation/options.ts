@@ -8,25 +8,49 @@ export { sourceOptions };
 const NAME = /^[a-z0-9_]+$/;
 const isSet = (o: { topic?: string; command_topic?: string } | undefined) => Boolean(o && (o.topic ?? o.command_topic));
 
-export const targetOptions = z
+// One shape for every target, so the add-on editor (which merges the rule types into one dict)
+// can show every key; each rule then says which kinds of target it takes.
+const targetShape = z
   .object({
     mqtt: z
       .object({
         command_topic: z.string().min(1).optional(),
         payload_on: z.string().default('ON'),
         payload_off: z.string().default('OFF'),
-        /** Where the load reports its state, so the rule can restore what it was. */
+        /** Where the load reports its state (or its level), so the rule can restore what it was. */
         state_topic: z.string().min(1).optional(),
       })
       .strict()
       .optional(),
     entity: z.string().regex(/^[a-zA-Z0-9_-]+\/[a-z0-9_]+$/, 'use <device_id>/<entity_key>').optional(),
-    ha_entity: z.string().regex(/^(switch|input_boolean|light|fan)\.[a-z0-9_]+$/, 'use a switch, input_boolean, light or fan entity id').optional(),
+    ha_entity: z
+      .string()
+      .regex(/^(switch|input_boolean|light|fan|number|input_number)\.[a-z0-9_]+$/, 'use a switch, input_boolean, light, fan, number or input_number entity id')
+      .optional(),
+    /** A light driven by level: brightness_pct 0-100 (percent) or brightness 0-255 (raw). */
+    brightness: z.enum(['percent', 'raw']).optional(),
   })
-  .strict()
-  .refine((t) => [isSet(t.mqtt), Boolean(t.entity), Boolean(t.ha_entity)].filter(Boolean).length === 1, {
-    message: 'give exactly one of mqtt.command_topic, entity or ha_entity',
+  .strict();
+
+const exactlyOne = (t: z.infer<typeof targetShape>) => [isSet(t.mqtt), Boolean(t.entity), Boolean(t.ha_entity)].filter(Boolean).length === 1;
+const domainOf = (id: string | undefined) => id?.split('.')[0];
+
+/** What an on/off rule switches. */
+export const targetOptions = targetShape
+  .refine(exactlyOne, { message: 'give exactly one of mqtt.command_topic, entity or ha_entity' })
+  .refine((t) => !t.ha_entity || ['switch', 'input_boolean', 'light', 'fan'].includes(domainOf(t.ha_entity)!), {
+    message: 'use a switch, input_boolean, light or fan entity id',
+    path: ['ha_entity'],
   });
+
+/** What a follow rule sets to a level: a number, an input_number, a light's brightness, an MQTT number topic, a number of this add-on. */
+export const levelTargetOptions = targetShape
+  .refine(exactlyOne, { message: 'give exactly one of mqtt.command_topic, entity or ha_entity' })
+  .refine((t) => !t.ha_entity || ['number', 'input_number', 'light'].includes(domainOf(t.ha_entity)!), {
+    message: 'use a number, input_number or light entity id',
+    path: ['ha_entity'],
+  })
+  .refine((t) => !t.brightness || domainOf(t.ha_entity) === 'light', { message: 'applies to a light (ha_entity: light.…) only', path: ['brightness'] });
 
 const cron = z
   .string()
@@ -105,7 +129,51 @@ export const vaillantPvOptions = z
   })
   .strict();
 
-export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions]);
+
+/** A continuous load (EV current, dimmer, heat-pump power limit) follows the surplus. */
+export const surplusFollowOptions = z
+  .object({
+    type: z.literal('surplus_follow'),
+    name: z.string().min(1).max(60),
+    enabled: z.boolean().default(true),
+    /** surplus: follow it; max: the maximum level; off: off. */
+    mode: z.enum(['surplus', 'max', 'off']).default('surplus'),
+    priority: z.number().int().min(1).max(99).default(1),
+    target: levelTargetOptions,
+    /** Switches the load on and off when the level alone cannot (an EV charger's enable). */
+    switch_target: targetOptions.optional(),
+    /** Export to keep while following (W); negative allows that much import. */
+    target_export_w: z.number().min(-100_000).max(100_000).default(100),
+    /** What one unit of the target draws (W): 230 for amps on one phase, 690 on three. */
+    watts_per_unit: z.number().min(0.001).max(100_000),
+    /** Draw at level 0 (W): watts = level × watts_per_unit + offset. */
+    offset: z.number().min(-100_000).max(100_000).default(0),
+    min: z.number().min(-1_000_000).max(1_000_000).default(0),
+    max: z.number().min(-1_000_000).max(1_000_000),
+    step: z.number().min(0.001).max(1_000_000).default(1),
+    /** The level's unit, for the reasons and HA (e.g. A, %). */
+    unit: z.string().max(10).default(''),
+    /** Written to switch the load off when there is no switch_target (a light is turned off). */
+    off_level: z.number().min(-1_000_000).max(1_000_000).default(0),
+    /** No change while the export is within this of target_export_w (W). */
+    deadband_w: z.number().min(0).max(100_000).default(50),
+    /** Largest change per second (W/s), either way. */
+    rate_limit_w_per_s: z.number().min(1).max(1_000_000).default(200),
+    /** Seconds between two changes, so the meter shows one before the next. */
+    interval: z.number().min(0).max(3600).default(10),
+    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
+    enable_delay: z.number().min(0).max(86_400).default(60),
+    disable_threshold_w: z.number().min(0).max(100_000).default(0),
+    disable_delay: z.number().min(0).max(86_400).default(180),
+    min_on: z.number().min(0).max(86_400).default(0),
+    min_off: z.number().min(0).max(86_400).default(0),
+    max_starts_per_hour: z.number().int().min(0).max(60).default(0),
+  })
+  .strict()
+  .refine((r) => r.min < r.max, { message: 'must be below max', path: ['min'] })
+  .refine((r) => r.off_level <= r.min || r.switch_target !== undefined, { message: 'must not be above min (it switches the load off)', path: ['off_level'] });
+
+export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions, surplusFollowOptions]);
 
 export const automationOptions = z
   .object({
@@ -151,13 +219,15 @@ export type AutomationOptions = z.infer<typeof automationOptions>;
 
 /** Whether a source or a target is a Home Assistant entity: then the add-on needs HA's API. */
 export function usesHomeAssistant(o: AutomationOptions): boolean {
-  return o.sources.some((s) => s.ha_entity) || o.rules.some((r) => r.type === 'surplus_switch' && Boolean(r.target.ha_entity));
+  return o.sources.some((s) => s.ha_entity) || o.rules.some((r) => (r.type === 'surplus_switch' || r.type === 'surplus_follow') && Boolean(r.target.ha_entity || (r.type === 'surplus_follow' && r.switch_target?.ha_entity)));
 }
 export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
+export type SurplusFollowOptions = z.infer<typeof surplusFollowOptions>;
 export type VaillantPvOptions = z.infer<typeof vaillantPvOptions>;
 export type RuleOptions = z.infer<typeof ruleOptions>;
 export type { SourceOptions } from '../measurements/options.js';
 export type TargetOptions = z.infer<typeof targetOptions>;
+export type LevelTargetOptions = z.infer<typeof levelTargetOptions>;
 
 export function slugOf(name: string): string {
   return name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'rule';

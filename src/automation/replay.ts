@@ -1,6 +1,7 @@
 // What-if replay: a recorded measurement trace through the configured rules on a simulated
 // clock. The loads the rules switch on are added to the recorded grid power (feedback), so a
-// load that starts eats into the surplus as it would have. Shared by `npm run simulate` and tests.
+// load that starts eats into the surplus as it would have; a surplus_follow load draws what its
+// rule sets (level × watts_per_unit + offset). Shared by `npm run simulate` and tests.
 import { SimulatedClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { Measurements } from '../measurements/service.js';
@@ -25,6 +26,8 @@ export interface LoadSummary {
   starts: number;
   onSeconds: number;
   energyKwh: number;
+  /** Changes of what it draws while on (a follow rule's level steps). */
+  changes: number;
 }
 
 export interface ReplayResult {
@@ -61,6 +64,8 @@ export function parseTrace(csv: string, sourceNames: Iterable<string>): TraceRow
   });
 }
 
+type Load = LoadSummary & { onSince?: number; watts: number; wattsSince: number };
+
 export async function replay(
   options: AutomationOptions,
   trace: TraceRow[],
@@ -69,10 +74,11 @@ export async function replay(
 ): Promise<ReplayResult> {
   if (trace.length === 0) throw new Error('the trace is empty');
   const clock = new SimulatedClock(trace[0]!.at);
-  const loads = new Map<string, LoadSummary & { onSince?: number; watts: number }>();
+  const loads = new Map<string, Load>();
   const decisions: ReplayDecision[] = [];
   // Simulated loads switch instantly and report their state to the rule.
   const states = new Map<string, boolean>();
+  const levels = new Map<string, number>();
   const measurements = new Measurements({ clock, log });
   for (const source of options.sources) measurements.define(source);
   const engine = new Engine({
@@ -81,7 +87,16 @@ export async function replay(
     log,
     measurements,
     tickMs: 0, // evaluated below, once per simulated second
-    targetFor: (r) => ({ describe: `(simulated) ${r.name}`, current: () => states.get(r.name) ?? false, set: async (on) => void states.set(r.name, on) }),
+    targetFor: (r) => {
+      const follow = options.rules.find((x) => x.name === r.name && x.type === 'surplus_follow');
+      return {
+        describe: `(simulated) ${r.name}`,
+        current: () => states.get(r.name) ?? false,
+        set: async (on) => void states.set(r.name, on),
+        // A follow rule's load starts at its off level and takes what the rule sets.
+        level: follow?.type === 'surplus_follow' ? { describe: `(simulated) ${r.name}`, current: () => levels.get(r.name) ?? follow.off_level, set: async (level) => void levels.set(r.name, level) } : undefined,
+      };
+    },
   });
   const gridName = options.surplus?.grid;
   const importSign = options.surplus?.grid_positive_is_import === false ? -1 : 1;
@@ -90,14 +105,19 @@ export async function replay(
 
   engine.onDecision((rule: Rule, d: RuleDecision, changed: boolean) => {
     let load = loads.get(rule.name);
-    if (!load) loads.set(rule.name, (load = { rule: rule.name, starts: 0, onSeconds: 0, energyKwh: 0, watts: 0 }));
+    if (!load) loads.set(rule.name, (load = { rule: rule.name, starts: 0, onSeconds: 0, energyKwh: 0, changes: 0, watts: 0, wattsSince: 0 }));
     const now = clock.now();
+    // What a rule draws is what it set: a switch's power, a follow rule's level in watts.
     const on = d.consumingW > 0;
     if (on && load.onSince === undefined) {
       load.onSince = now;
+      load.wattsSince = now;
       load.starts++;
     } else if (!on && load.onSince !== undefined) {
       close(load, now);
+    } else if (on && d.consumingW !== load.watts) {
+      count(load, now);
+      load.changes++;
     }
     load.watts = d.consumingW;
     if (changed) {
@@ -106,10 +126,14 @@ export async function replay(
       opts.onDecision?.(decision);
     }
   });
-  const close = (load: LoadSummary & { onSince?: number; watts: number }, now: number) => {
-    const seconds = (now - load.onSince!) / 1000;
-    load.onSeconds += seconds;
-    load.energyKwh += (load.watts * seconds) / 3_600_000;
+  /** Energy at the power drawn since the last change. */
+  const count = (load: Load, now: number) => {
+    load.energyKwh += (load.watts * (now - load.wattsSince)) / 3_600_000_000;
+    load.wattsSince = now;
+  };
+  const close = (load: Load, now: number) => {
+    count(load, now);
+    load.onSeconds += (now - load.onSince!) / 1000;
     load.onSince = undefined;
   };
 
@@ -141,7 +165,7 @@ export async function replay(
   await engine.stop();
   return {
     decisions,
-    loads: [...loads.values()].map(({ rule, starts, onSeconds, energyKwh }) => ({ rule, starts, onSeconds, energyKwh })),
+    loads: [...loads.values()].map(({ rule, starts, onSeconds, energyKwh, changes }) => ({ rule, starts, onSeconds, energyKwh, changes })),
     readings: trace.length,
     from: trace[0]!.at,
     to: end,

@@ -14,8 +14,10 @@ function hms(seconds: number): string {
 }
 
 export function formatSummary(result: ReplayResult): string {
-  const rows = result.loads.map((l) => [l.rule, String(l.starts), hms(l.onSeconds), `${l.energyKwh.toFixed(2)} kWh`]);
-  const header = ['load', 'starts', 'time on', 'energy moved'];
+  // A follow rule's level steps are worth seeing (a charger that is told every few seconds wears).
+  const follows = result.loads.some((l) => l.changes > 0);
+  const rows = result.loads.map((l) => [l.rule, String(l.starts), hms(l.onSeconds), `${l.energyKwh.toFixed(2)} kWh`, ...(follows ? [String(l.changes)] : [])]);
+  const header = ['load', 'starts', 'time on', 'energy moved', ...(follows ? ['level changes'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   const span = `${new Date(result.from).toISOString()} to ${new Date(result.to).toISOString()}, ${result.readings} readings`;

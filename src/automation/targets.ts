@@ -1,16 +1,27 @@
-// What a rule switches. An entity of this add-on goes through the bridge's command path (the one
-// HA uses, with its validation and the device's safety checks); an HA entity through HA's
-// services; an MQTT load through its command topic. Each can tell what the load was before the
-// rule took it, so it can be restored.
+// What a rule switches or sets. An entity of this add-on goes through the bridge's command path
+// (the one HA uses, with its validation and the device's safety checks); an HA entity through
+// HA's services; an MQTT load through its command topic. Each can tell what the load was before
+// the rule took it, so it can be restored. set() puts its message on the socket before its first
+// await (MQTT, HA), so a synchronous fail-safe really sends it.
 import type { Bridge } from '../core/bridge.js';
 import type { HaClient } from '../measurements/ha-client.js';
-import type { TargetOptions } from './options.js';
+import type { LevelTargetOptions, TargetOptions } from './options.js';
 
 export interface Target {
   describe: string;
   /** The load's state now, if known. */
   current(): boolean | undefined;
   set(on: boolean): Promise<void>;
+  /** A simulated load that also takes levels (the replay hands one to a follow rule). */
+  level?: LevelTarget;
+}
+
+/** A load set to a level: a number, an input_number, a light's brightness, an MQTT number. */
+export interface LevelTarget {
+  describe: string;
+  /** The level now, if known (a light that is off is at 0). */
+  current(): number | undefined;
+  set(level: number): Promise<void>;
 }
 
 export interface TargetDeps {
@@ -65,5 +76,73 @@ export function createTarget(options: TargetOptions, deps: TargetDeps): Target {
       return payload === mqtt.payload_on ? true : payload === mqtt.payload_off ? false : undefined;
     },
     set: (on) => publish(mqtt.command_topic!, on ? mqtt.payload_on : mqtt.payload_off),
+  };
+}
+
+/** A target that takes a level (a surplus_follow rule's). Throws for what cannot be reached. */
+export function createLevelTarget(options: LevelTargetOptions, deps: TargetDeps): LevelTarget {
+  if (options.entity) {
+    const [deviceId, key] = options.entity.split('/') as [string, string];
+    const bridge = deps.bridge;
+    if (!bridge) throw new Error(`target ${options.entity} needs the bridge`);
+    return {
+      describe: options.entity,
+      current: () => {
+        const v = bridge.entity(deviceId, key)?.value;
+        return typeof v === 'number' ? v : undefined;
+      },
+      set: async (level) => {
+        // The number's own command schema checks the range, as for a command from HA.
+        const result = await bridge.command(deviceId, key, String(level), 'automation');
+        if (!result.ok) throw new Error(result.reason);
+      },
+    };
+  }
+  if (options.ha_entity) {
+    const id = options.ha_entity;
+    const ha = deps.ha;
+    if (!ha) throw new Error(`target ${id} needs the Home Assistant API`);
+    ha.watch(id);
+    const domain = id.split('.')[0]!;
+    if (domain === 'light') {
+      const raw = options.brightness === 'raw';
+      return {
+        describe: id,
+        current: () => {
+          const s = ha.state(id);
+          if (s?.state === 'off') return 0;
+          const b = Number(s?.attributes.brightness);
+          if (s?.state !== 'on' || !Number.isFinite(b)) return undefined;
+          return raw ? b : Math.round(b / 2.55);
+        },
+        set: async (level) => {
+          if (level <= 0) await ha.callService('light', 'turn_off', id);
+          else await ha.callService('light', 'turn_on', id, raw ? { brightness: Math.min(255, Math.round(level)) } : { brightness_pct: Math.min(100, level) });
+        },
+      };
+    }
+    return {
+      describe: id,
+      current: () => {
+        const n = Number(ha.state(id)?.state);
+        return ha.state(id) && Number.isFinite(n) ? n : undefined;
+      },
+      set: async (level) => {
+        await ha.callService(domain, 'set_value', id, { value: level });
+      },
+    };
+  }
+  const mqtt = options.mqtt!;
+  const publish = deps.publish;
+  if (!publish) throw new Error(`target ${mqtt.command_topic} needs MQTT`);
+  const latest = mqtt.state_topic && deps.follow ? deps.follow(mqtt.state_topic) : undefined;
+  return {
+    describe: mqtt.command_topic!,
+    current: () => {
+      const payload = latest?.();
+      const n = payload === undefined || payload.trim() === '' ? Number.NaN : Number(payload);
+      return Number.isFinite(n) ? n : undefined;
+    },
+    set: (level) => publish(mqtt.command_topic!, String(level)),
   };
 }

@@ -152,9 +152,9 @@ export class HaClient {
     });
   }
 
-  /** Calls a service, e.g. callService('switch', 'turn_on', 'switch.pool_pump'). */
-  callService(domain: string, service: string, entityId: string): Promise<unknown> {
-    return this.request({ type: 'call_service', domain, service, target: { entity_id: entityId } });
+  /** Calls a service, e.g. callService('switch', 'turn_on', 'switch.pool_pump') or ('number', 'set_value', id, { value: 6 }). */
+  callService(domain: string, service: string, entityId: string, data?: Record<string, unknown>): Promise<unknown> {
+    return this.request({ type: 'call_service', domain, service, ...(data ? { service_data: data } : {}), target: { entity_id: entityId } });
   }
 
   private request(body: Record<string, unknown>): Promise<unknown> {

@@ -9,6 +9,8 @@ interface State {
 
 export class FakeHomeAssistant {
   readonly calls: Array<{ domain: string; service: string; entity_id: string }> = [];
+  /** The calls that carried service data (number.set_value, light.turn_on with a brightness). */
+  readonly dataCalls: Array<{ domain: string; service: string; entity_id: string; data: Record<string, unknown> }> = [];
   private states = new Map<string, State>();
   private subs: Array<{ socket: WebSocket; id: number; ids?: Set<string>; kind: 'entities' | 'events' }> = [];
   private constructor(private readonly server: WebSocketServer, readonly url: string, readonly token: string) {}
@@ -68,6 +70,22 @@ export class FakeHomeAssistant {
           if (!this.states.has(entityId)) {
             send({ id: msg.id, type: 'result', success: false, error: { code: 'not_found', message: `Entity ${entityId} not found` } });
             return;
+          }
+          if (msg.service_data && typeof msg.service_data === 'object') this.dataCalls.push({ domain: msg.domain, service: msg.service, entity_id: entityId, data: msg.service_data });
+          if (msg.service === 'set_value' && (msg.domain === 'number' || msg.domain === 'input_number')) {
+            // HA refuses a value outside the entity's range, as a number entity does.
+            const value = Number(msg.service_data?.value);
+            const { min, max } = (this.states.get(entityId)!.attributes ?? {}) as { min?: number; max?: number };
+            if (!Number.isFinite(value) || (min !== undefined && value < min) || (max !== undefined && value > max)) {
+              send({ id: msg.id, type: 'result', success: false, error: { code: 'invalid_format', message: `Value ${String(msg.service_data?.value)} for ${entityId} is outside valid range ${min} - ${max}` } });
+              return;
+            }
+            this.setState(entityId, String(value));
+          }
+          if (msg.domain === 'light' && msg.service === 'turn_on' && msg.service_data) {
+            const pct = msg.service_data.brightness_pct as number | undefined;
+            const brightness = pct !== undefined ? Math.round(pct * 2.55) : (msg.service_data.brightness as number | undefined);
+            this.setState(entityId, 'on', { ...this.states.get(entityId)!.attributes, brightness });
           }
           if (msg.service === 'turn_on' || msg.service === 'turn_off') this.setState(entityId, msg.service === 'turn_on' ? 'on' : 'off');
           send({ id: msg.id, type: 'result', success: true, result: { context: { id: 'x' } } });

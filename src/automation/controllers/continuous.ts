@@ -11,6 +11,8 @@ export interface ContinuousSettings {
   rateWPerS: number;
   minW: number;
   maxW: number;
+  /** A step may always move this many seconds' worth of the rate (a loop faster than 1 s would otherwise barely move). */
+  minStepS?: number;
 }
 
 export class ContinuousController {
@@ -21,10 +23,16 @@ export class ContinuousController {
     this.output = initial;
   }
 
+  /** Starts again from what the load draws now (switched on, held at its minimum, changed by hand). */
+  reset(output: number, now: number): void {
+    this.output = output;
+    this.lastAt = now;
+  }
+
   /** exportW: what goes to the grid now (negative when importing). Returns the new output (W). */
   step(now: number, exportW: number): number {
     const s = this.settings;
-    const dt = this.lastAt === undefined ? 1 : Math.max(0, (now - this.lastAt) / 1000);
+    const dt = this.lastAt === undefined ? 1 : Math.max(s.minStepS ?? 0, (now - this.lastAt) / 1000);
     this.lastAt = now;
     const error = exportW - s.targetExportW; // positive: more can be taken
     if (Math.abs(error) <= s.deadbandW) return this.output;
