@@ -6,11 +6,12 @@ import type { Adapter, AdapterContext } from '../adapter.js';
 import type { TimerHandle } from '../../core/clock.js';
 import type { Device, Entity } from '../../core/device.js';
 import type { CommandOf, EntitySpec } from '../../core/entity.js';
-import { clip, oneLine, quote, shownPayload } from '../../core/outside-text.js';
+import { clip, oneLine, quote } from '../../core/outside-text.js';
 import { WriteBudget, writeBudgetState } from '../../io/write-budget.js';
 import { SafeWriter } from '../../io/safe-writer.js';
 import { DongleClient } from './client.js';
 import { COMMANDS, ControlError, WRITE_ALLOWED, type Write } from './controls.js';
+import { GivTcpCommands } from './givtcp-topics.js';
 import { BATTERY_ROWS, inverterRows, type BatteryReadings, type Readings, type Row } from './entities.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
@@ -25,13 +26,6 @@ const persistedShape = z.object({
   budget: writeBudgetState.optional(),
 });
 
-/** Where a command from GivTCP's topics or REST API came from, for the log and the event. */
-export interface GivTcpOrigin {
-  source: 'mqtt' | 'rest';
-  /** e.g. "GivEnergy/control/SA123/setChargeTarget" or "REST /setChargeTarget from 10.0.0.5". */
-  where: string;
-}
-
 export class GivEnergyAdapter implements Adapter {
   readonly id: string;
   readonly client: DongleClient;
@@ -45,6 +39,8 @@ export class GivEnergyAdapter implements Adapter {
   readonly budget: WriteBudget;
   /** Every register write goes through it: allow-list, range, equal value skipped, budgets, read-back. */
   private readonly writer: SafeWriter<number>;
+  /** GivTCP's control topics and its REST API run their commands through this. */
+  readonly givtcp: GivTcpCommands;
   private savedReserve = 4;
   private totals: Record<string, z.infer<typeof totalState>> = {};
   private device?: Device;
@@ -71,6 +67,7 @@ export class GivEnergyAdapter implements Adapter {
     this.id = `givenergy/${options.host}:${options.port}`;
     this.client = new DongleClient({ host: options.host, port: options.port, frameGapMs: options.frame_gap_ms }, ctx.log);
     this.budget = new WriteBudget(ctx.clock, { perMinute: 60, perDay: options.daily_write_budget });
+    this.givtcp = new GivTcpCommands(this, ctx.devices, ctx.log);
     this.writer = new SafeWriter<number>({
       allowed: WRITE_ALLOWED,
       budget: this.budget,
@@ -169,7 +166,7 @@ export class GivEnergyAdapter implements Adapter {
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.refreshEntities();
-    this.subscribeGivTcpTopics(model.serial);
+    this.givtcp.subscribe(this.options.mqtt_root, model.serial);
   }
 
   /** One polling cycle: fast (power, SoC, clock, batteries) or full (also settings and slots). */
@@ -340,46 +337,6 @@ export class GivEnergyAdapter implements Adapter {
     return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals, budget: this.budget.state() });
   }
 
-  /**
-   * GivTCP's control topics: <root>/control/<serial>/<command>, raw payloads. As on every command
-   * topic, a retained message (it would run again at every start and reconnect) and an empty one
-   * (how a retained message is deleted) are refused.
-   */
-  private subscribeGivTcpTopics(serial: string): void {
-    const root = `${this.options.mqtt_root}/control/${serial}`;
-    for (const command of Object.keys(COMMANDS)) {
-      const topic = `${root}/${command}`;
-      this.ctx.devices.follow(topic, (payload, { retain }) => {
-        const from: GivTcpOrigin = { source: 'mqtt', where: topic };
-        this.ctx.log.debug(`${topic}: ${quote(payload)}${retain ? ' (retained)' : ''}`);
-        if (retain) return this.givTcpRefused(from, payload, 'retained commands are ignored; publish commands without the retain flag');
-        if (payload.trim() === '') return this.givTcpRefused(from, payload, 'an empty message is not a command');
-        this.runGivTcpCommand(command, givTcpPayload(command, payload), { ...from, raw: payload }).catch(() => undefined);
-      });
-    }
-  }
-
-  /**
-   * A command from GivTCP's topics or REST API, run like one from HA: the outcome is logged, and
-   * a refusal also published as an event on <base>/bridge/event. Throws what execute() throws.
-   */
-  async runGivTcpCommand(command: string, payload: unknown, from: GivTcpOrigin & { raw: string }): Promise<{ written: number; skipped: number }> {
-    try {
-      const result = await this.execute(command, payload);
-      this.ctx.devices.event({ type: 'givtcp_command', topic: from.where, source: from.source, result });
-      return result;
-    } catch (err) {
-      this.givTcpRefused(from, from.raw, (err as Error).message);
-      throw err;
-    }
-  }
-
-  /** Logs and publishes a GivTCP command that was refused (before or while running it). */
-  givTcpRefused(from: GivTcpOrigin, raw: string, reason: string): void {
-    this.ctx.log.warn(`${from.where} (payload ${quote(raw)}) refused: ${oneLine(clip(reason))}`);
-    this.ctx.devices.event({ type: 'command_rejected', topic: from.where, payload: shownPayload(raw), reason, source: from.source });
-  }
-
   // ---- the dongle's own device: reachable or not, and why ----
 
   private declareDongle(): void {
@@ -463,18 +420,4 @@ export class GivEnergyAdapter implements Adapter {
 
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-}
-
-/** GivTCP's MQTT payloads are raw text; slots come as JSON; battery mode may come as 1/2/3. */
-export function givTcpPayload(command: string, raw: string): unknown {
-  const text = raw.trim();
-  if (/Slot[12]$/.test(command)) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return text;
-    }
-  }
-  if (command === 'setBatteryMode' && /^[1-3]$/.test(text)) return ['Eco', 'Timed Demand', 'Timed Export'][Number(text) - 1];
-  return text.replace(/^"(.*)"$/, '$1');
 }

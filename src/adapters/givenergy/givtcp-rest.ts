@@ -129,23 +129,23 @@ export class GivTcpRestServer implements Adapter {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') {
         const reason = `commands must be sent as Content-Type: application/json${type ? `, not ${quote(type, 60)}` : ''}`;
-        inverter.givTcpRefused(from, '', reason);
+        inverter.givtcp.refused(from, '', reason);
         return discardThen(req, () => reply(415, { error: reason }));
       }
       const body = await readBody(req);
       if (body === undefined) {
         const reason = `the body is larger than ${MAX_BODY} bytes`;
-        inverter.givTcpRefused(from, '', reason);
+        inverter.givtcp.refused(from, '', reason);
         return reply(413, { error: reason });
       }
       let payload: unknown;
       try {
         payload = body.trim() === '' ? {} : JSON.parse(body);
       } catch {
-        inverter.givTcpRefused(from, body, 'the body is not valid JSON');
+        inverter.givtcp.refused(from, body, 'the body is not valid JSON');
         return reply(400, { error: 'the body is not valid JSON' });
       }
-      const result = await inverter.runGivTcpCommand(route, payload, { ...from, raw: body });
+      const result = await inverter.givtcp.run(route, payload, { ...from, raw: body });
       return reply(200, { result: `${route}: ${result.written} register(s) written, ${result.skipped} already set`, ...result });
     } catch (err) {
       // Refusals and failures are already logged and published by the command path.
