@@ -14,13 +14,14 @@ const app = new App({
     {
       id: 'bench',
       async start() {
-        const { bridge } = contextFor('bench');
+        const { devices } = contextFor('bench');
         for (let d = 0; d < 10; d++) {
-          const device = bridge.device({ id: `idle_${d}`, name: `Idle ${d}` }, 'bench');
+          const device = devices.device({ id: `idle_${d}`, name: `Idle ${d}` }, 'bench');
           for (let e = 0; e < 50; e++) device.sensor({ key: `p${e}`, name: `Power ${e}`, deviceClass: 'power', unit: 'W', stateClass: 'measurement' }).update(e);
         }
       },
       async stop() {},
+      failSafe() {},
     },
   ],
 });
