@@ -11,7 +11,7 @@ import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
 import { Measurements, homeAssistantAccess } from './measurements/service.js';
 import { MqttClient } from './io/mqtt-client.js';
-import { http } from './io/http.js';
+import type { Got } from 'got';
 import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
 import type { Adapter, AdapterContext } from './adapters/adapter.js';
@@ -47,6 +47,7 @@ export class App {
   settings!: Settings;
   adapters: Adapter[] = [];
   measurements!: Measurements;
+  private http?: Got;
   engine?: Engine;
   private failedSafe = false;
   private stopped = false;
@@ -99,7 +100,9 @@ export class App {
     }
 
     const contextFor: ContextFor = (module) => this.contextFor(module);
-    this.adapters = [...createAdapters(options, contextFor), ...(this.config.extraAdapters?.(contextFor) ?? [])];
+    // The HTTP client (got) is loaded only for a family that talks to a cloud.
+    if (options.vaillant.length) this.http = (await import('./io/http.js')).http;
+    this.adapters = [...(await createAdapters(options, contextFor)), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {
       try {
         await adapter.start();
@@ -144,7 +147,7 @@ export class App {
         this.secrets.add(settings.password);
         return new MqttClient(settings, name, this.logs.child(`${module} mqtt`));
       },
-      http,
+      http: this.http,
     };
   }
 

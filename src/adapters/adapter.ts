@@ -22,8 +22,11 @@ export interface AdapterContext {
   measurements: Measurements;
   /** A connection of the adapter's own to a device's broker (wildcards, QoS 1, reconnects). */
   mqtt: MqttClientFactory;
-  /** The configured HTTP client for cloud services (timeouts, Retry-After, secrets kept out of errors). */
-  http: Got;
+  /**
+   * The configured HTTP client for cloud services (timeouts, Retry-After, secrets kept out of
+   * errors); loaded only when a family that needs one is configured.
+   */
+  http?: Got;
 }
 
 /**

@@ -12,17 +12,17 @@ import { SafeWriter } from '../../io/safe-writer.js';
 import { DongleClient } from './client.js';
 import { COMMANDS, ControlError, WRITE_ALLOWED, type Write } from './controls.js';
 import { GivTcpCommands } from './givtcp-topics.js';
+import { DailyTotals, totalsState } from './totals.js';
 import { BATTERY_ROWS, inverterRows, type BatteryReadings, type Readings, type Row } from './entities.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
 import { EnergyGuard, RegisterBank, batteryTelemetry, inverterClock, inverterTelemetry } from './registers.js';
 
 
-const totalState = z.object({ base: z.number().min(0), lastToday: z.number().min(0) });
 const persistedShape = z.object({
   writes: z.number().int().min(0),
   savedReserve: z.number().int().min(4).max(99),
-  totals: z.record(z.string(), totalState).default({}),
+  totals: totalsState.default({}),
   budget: writeBudgetState.optional(),
 });
 
@@ -42,7 +42,7 @@ export class GivEnergyAdapter implements Adapter {
   /** GivTCP's control topics and its REST API run their commands through this. */
   readonly givtcp: GivTcpCommands;
   private savedReserve = 4;
-  private totals: Record<string, z.infer<typeof totalState>> = {};
+  private readonly totals = new DailyTotals({}, () => void this.persist());
   private device?: Device;
   /** The dongle as HA sees it from the start: whether it can be reached, and why not. */
   private dongle?: Device;
@@ -159,7 +159,7 @@ export class GivEnergyAdapter implements Adapter {
     const saved = await this.ctx.store.read(`givenergy_${model.serial.toLowerCase()}`, persistedShape, { writes: 0, savedReserve: 4, totals: {} });
     this.writeCount = saved.writes;
     this.savedReserve = saved.savedReserve;
-    this.totals = saved.totals;
+    this.totals.restore(saved.totals);
     if (saved.budget) this.budget.restore(saved.budget);
     // Only now: a command arriving earlier would be counted, then overwritten by the stored counts.
     this.model = model;
@@ -256,7 +256,7 @@ export class GivEnergyAdapter implements Adapter {
       energy: (key, value, kind) => this.guard!.accept(key, value, now, kind, day),
       accumulated: (total, todayKey) => {
         const today = this.valueOf(todayKey);
-        return typeof today === 'number' ? this.accumulate(total, today) : undefined;
+        return typeof today === 'number' ? this.totals.add(total, today) : undefined;
       },
       shown: (key) => this.bound.some((b) => b.row.spec.key === key && b.entity.hasValue),
       writeCount: this.writeCount,
@@ -275,18 +275,6 @@ export class GivEnergyAdapter implements Adapter {
       const b = batteryTelemetry(bank);
       for (const { read, entity } of this.batteryBound.get(address) ?? []) entity.update(read(b));
     }
-  }
-
-  /** total = what earlier days added up to + today; a day's counter joins the base when it resets. */
-  private accumulate(key: string, today: number): number {
-    const state = (this.totals[key] ??= { base: 0, lastToday: today });
-    if (today < state.lastToday) {
-      // The guard only lets a today counter drop at a new day: yesterday's last value is final.
-      state.base = Math.round((state.base + state.lastToday) * 1000) / 1000;
-      void this.persist();
-    }
-    if (today !== state.lastToday) state.lastToday = today;
-    return Math.round((state.base + today) * 1000) / 1000;
   }
 
   // ---- commands ----
@@ -334,7 +322,7 @@ export class GivEnergyAdapter implements Adapter {
 
   private persist(): Promise<void> {
     if (!this.model) return Promise.resolve();
-    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals, budget: this.budget.state() });
+    return this.ctx.store.write(`givenergy_${this.model.serial.toLowerCase()}`, { writes: this.writeCount, savedReserve: this.savedReserve, totals: this.totals.toJSON(), budget: this.budget.state() });
   }
 
   // ---- the dongle's own device: reachable or not, and why ----
