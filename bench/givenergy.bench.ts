@@ -14,7 +14,7 @@ export async function benchGivenergy(broker: TestBroker): Promise<Row[]> {
   const rows: Row[] = [];
   const sim = new GivEnergyDongleSimulator({ armFirmware: 312 });
   const port = await sim.listen();
-  const options = (base: string) => ({ base_topic: base, log_level: 'error', givenergy: [{ host: '127.0.0.1', port, poll_interval: 3600, full_refresh_interval: 3600, frame_gap_ms: 0 }] });
+  const options = (base: string) => ({ base_topic: base, log_level: 'error', givenergy: [{ host: '127.0.0.1', port, poll_interval: 3600, full_refresh_interval: 3600, frame_gap_ms: 0, daily_write_budget: 5000 }] });
 
   // Detection at start-up: connect, identify the model, probe six battery addresses, declare.
   const detect: number[] = [];
