@@ -53,16 +53,16 @@ export class Engine {
   private batching = false;
   private readonly timezone: string;
 
-  constructor(private readonly d: EngineDeps) {
-    this.dryRun = d.options.dry_run;
+  constructor(private readonly deps: EngineDeps) {
+    this.dryRun = deps.options.dry_run;
     // The option is checked at start; the container's TZ is not ours to trust.
     const systemZone = process.env.TZ && isTimeZone(process.env.TZ) ? process.env.TZ : 'UTC';
-    this.timezone = d.options.timezone ?? systemZone;
+    this.timezone = deps.options.timezone ?? systemZone;
   }
 
   /** The named measurements (automation.sources) the surplus and the rules read. */
   get sources(): ReadonlyMap<string, Measurement> {
-    return this.d.measurements.all;
+    return this.deps.measurements.all;
   }
 
   onDecision(listener: DecisionListener): void {
@@ -70,7 +70,7 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    const o = this.d.options;
+    const o = this.deps.options;
     const grid = o.surplus?.grid ? this.sources.get(o.surplus.grid) : undefined;
     if (grid && o.surplus) {
       this.surplusSettings = {
@@ -83,20 +83,20 @@ export class Engine {
         batteryPrioritySoc: o.surplus.battery_priority_soc ?? undefined,
       };
     }
-    const ctx = { clock: this.d.clock, log: this.d.log, timezone: this.timezone, settleTimeS: o.settle_time };
+    const ctx = { clock: this.deps.clock, log: this.deps.log, timezone: this.timezone, settleTimeS: o.settle_time };
     for (const r of o.rules) {
       const rule = this.createRule(r, ctx);
-      rule.adopt?.(this.d.clock.now());
+      rule.adopt?.(this.deps.clock.now());
       this.rules.push(rule);
     }
     this.dryRun = this.restore('automation', 'dry_run', o.dry_run) as boolean;
     for (const rule of this.rules) this.restoreRule(rule, o.rules.find((r) => rule.name === r.name)!);
-    if (this.d.bridge) this.declareEntities(this.d.bridge);
+    if (this.deps.bridge) this.declareEntities(this.deps.bridge);
     for (const source of this.sources.values()) source.onChange(() => this.evaluate());
     // tickMs 0: the caller drives evaluation (the replay evaluates once per simulated second).
-    if (this.d.tickMs !== 0) this.tick = this.d.clock.setInterval(() => this.evaluate(), this.d.tickMs ?? 1000);
+    if (this.deps.tickMs !== 0) this.tick = this.deps.clock.setInterval(() => this.evaluate(), this.deps.tickMs ?? 1000);
     this.evaluate();
-    this.d.log.info(`automation: ${this.rules.length} rule(s), ${this.sources.size} source(s)${this.dryRun ? ', dry run' : ''}`);
+    this.deps.log.info(`automation: ${this.rules.length} rule(s), ${this.sources.size} source(s)${this.dryRun ? ', dry run' : ''}`);
   }
 
   /** Sets several sources at once, then evaluates once. */
@@ -115,7 +115,7 @@ export class Engine {
     if (this.evaluating || this.batching) return; // a target that answers synchronously must not recurse
     this.evaluating = true;
     try {
-      const now = this.d.clock.now();
+      const now = this.deps.clock.now();
       const surplus = this.surplusSettings ? computeSurplus(this.surplusSettings) : ({ ok: false, why: 'no grid source is configured (automation.surplus.grid)' } as const);
       if (surplus.ok) this.surplusEntity?.update(Math.round(surplus.watts));
       else this.surplusEntity?.update(null);
@@ -139,7 +139,7 @@ export class Engine {
         const previous = this.decisions.get(rule.slug);
         const changed = previous?.state !== decision.state;
         this.decisions.set(rule.slug, decision);
-        if (changed) this.d.log.info(`${rule.name}: ${decision.reason}`);
+        if (changed) this.deps.log.info(`${rule.name}: ${decision.reason}`);
         this.show(rule, decision);
         for (const listener of this.listeners) listener(rule, decision, changed);
       });
@@ -152,27 +152,27 @@ export class Engine {
   private createRule(r: RuleOptions, ctx: ConstructorParameters<typeof SurplusSwitchRule>[2]): Rule {
     switch (r.type) {
       case 'surplus_switch':
-        return new SurplusSwitchRule(r, this.d.targetFor?.(r) ?? createTarget(r.target, this.targetDeps()), ctx);
+        return new SurplusSwitchRule(r, this.deps.targetFor?.(r) ?? createTarget(r.target, this.targetDeps()), ctx);
       case 'surplus_follow': {
         // The replay's simulated load takes levels too (its targetFor reads only the rule's name).
-        const simulated = this.d.targetFor?.(r);
+        const simulated = this.deps.targetFor?.(r);
         if (simulated) return new SurplusFollowRule(r, { level: simulated.level ?? createLevelTarget(r.target, {}), onOff: r.switch_target ? simulated : undefined }, ctx);
         const deps = this.targetDeps();
         return new SurplusFollowRule(r, { level: createLevelTarget(r.target, deps), onOff: r.switch_target ? createTarget(r.switch_target, deps) : undefined }, ctx);
       }
       case 'vaillant_pv':
-        if (!this.d.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
-        return new VaillantPvRule(r, this.d.bridge, ctx, this.d.measurements);
+        if (!this.deps.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
+        return new VaillantPvRule(r, this.deps.bridge, ctx, this.deps.measurements);
     }
   }
 
   // ---- targets ----
 
   private targetDeps() {
-    const bridge = this.d.bridge;
+    const bridge = this.deps.bridge;
     return {
       bridge,
-      ha: this.d.measurements.homeAssistant,
+      ha: this.deps.measurements.homeAssistant,
       publish: bridge ? (topic: string, payload: string) => bridge.publishExternal(topic, payload) : undefined,
       follow: bridge
         ? (topic: string) => {
@@ -188,13 +188,13 @@ export class Engine {
 
   /** A value changed from HA wins over the options until the options value itself changes. */
   private restore(scope: string, key: string, fromOptions: unknown): unknown {
-    const saved = this.d.settings?.get(scope, key, persisted, undefined as never);
+    const saved = this.deps.settings?.get(scope, key, persisted, undefined as never);
     if (saved && JSON.stringify(saved.base) === JSON.stringify(fromOptions)) return saved.value;
     return fromOptions;
   }
 
   private remember(scope: string, key: string, fromOptions: unknown, value: unknown): void {
-    void this.d.settings?.set(scope, key, { value, base: fromOptions });
+    void this.deps.settings?.set(scope, key, { value, base: fromOptions });
   }
 
   private restoreRule(rule: Rule, o: RuleOptions): void {
@@ -205,7 +205,7 @@ export class Engine {
   }
 
   private declareEntities(bridge: Bridge): void {
-    const o = this.d.options;
+    const o = this.deps.options;
     const engine = bridge.device({ id: 'automation', name: 'Automation', manufacturer: 'energy2mqtt', model: 'Automation engine' }, 'automation');
     engine
       .switch({
@@ -293,7 +293,7 @@ export class Engine {
       try {
         rule.failSafe();
       } catch (err) {
-        this.d.log.error(`${rule.name}: fail-safe failed: ${(err as Error).message}`);
+        this.deps.log.error(`${rule.name}: fail-safe failed: ${(err as Error).message}`);
       }
     }
   }

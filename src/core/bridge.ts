@@ -69,14 +69,14 @@ export class Bridge implements DeviceHost {
   /** Resolves once the first connection has published everything. */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
-  constructor(private readonly o: BridgeOptions) {
-    this.clock = o.clock ?? systemClock;
-    this.base = o.baseTopic;
-    this.commandPattern = new RegExp(`^${escapeRe(o.baseTopic)}/([^/]+)/([^/]+)/set(?:/(${COMMAND_PARTS.join('|')}))?$`);
+  constructor(private readonly options: BridgeOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.base = options.baseTopic;
+    this.commandPattern = new RegExp(`^${escapeRe(options.baseTopic)}/([^/]+)/([^/]+)/set(?:/(${COMMAND_PARTS.join('|')}))?$`);
   }
 
   get connected(): boolean {
-    return this.o.connection.connected;
+    return this.options.connection.connected;
   }
 
   topicOf(deviceId: string, key: string): string {
@@ -85,11 +85,11 @@ export class Bridge implements DeviceHost {
 
   /** Loads what was published before and hooks the connection up; the connection itself is started by the caller. */
   async start(): Promise<void> {
-    this.record = await this.o.store.read(RECORD_FILE, discoveryRecordShape, { devices: {} });
-    const conn = this.o.connection;
+    this.record = await this.options.store.read(RECORD_FILE, discoveryRecordShape, { devices: {} });
+    const conn = this.options.connection;
     conn.on('connect', () => void this.track(this.onConnect()).then(() => this.markReady()));
     conn.on('message', (msg) => void this.track(this.onMessage(msg)));
-    this.refreshTimer = this.clock.setInterval(() => void this.track(this.refresh()), this.o.refreshIntervalMs ?? 300_000);
+    this.refreshTimer = this.clock.setInterval(() => void this.track(this.refresh()), this.options.refreshIntervalMs ?? 300_000);
   }
 
   /** Creates (or returns) a device. `owner` names the adapter instance it belongs to. */
@@ -135,7 +135,7 @@ export class Bridge implements DeviceHost {
       if (this.devices.has(id)) {
         this.scheduleDiscovery(this.devices.get(id)!, 0);
       } else if (!active.has(rec.owner)) {
-        this.o.log.info(`device ${id} is no longer configured; removing it from Home Assistant`);
+        this.options.log.info(`device ${id} is no longer configured; removing it from Home Assistant`);
         await this.clearDevice(id);
       }
     }
@@ -146,9 +146,9 @@ export class Bridge implements DeviceHost {
    * subscribed again after every reconnect; returns the way to stop following it.
    */
   subscribeExternal(filter: string, handler: ExternalHandler): () => void {
-    if (this.external.add(filter, handler)) void this.o.connection.subscribe([filter], 1).catch(() => undefined);
+    if (this.external.add(filter, handler)) void this.options.connection.subscribe([filter], 1).catch(() => undefined);
     return () => {
-      if (this.external.remove(filter, handler)) void this.o.connection.unsubscribe([filter]).catch(() => undefined);
+      if (this.external.remove(filter, handler)) void this.options.connection.unsubscribe([filter]).catch(() => undefined);
     };
   }
 
@@ -158,7 +158,7 @@ export class Bridge implements DeviceHost {
    * (see publish()). Not connected means not sent, and the caller hears so.
    */
   async publishExternal(topic: string, payload: string): Promise<void> {
-    if (!(await this.o.connection.publish(topic, payload, { qos: 0 }))) {
+    if (!(await this.options.connection.publish(topic, payload, { qos: 0 }))) {
       throw new Error(`not connected to the MQTT broker, ${topic} not sent`);
     }
   }
@@ -170,14 +170,14 @@ export class Bridge implements DeviceHost {
       try {
         listener(entity);
       } catch (err) {
-        this.o.log.error({ err }, 'an update listener failed');
+        this.options.log.error({ err }, 'an update listener failed');
       }
     }
     void this.publishState(entity, false);
   }
 
   deviceChanged(device: Device): void {
-    this.scheduleDiscovery(device, this.o.discoveryDebounceMs ?? 20);
+    this.scheduleDiscovery(device, this.options.discoveryDebounceMs ?? 20);
   }
 
   availabilityChanged(device: Device): void {
@@ -204,13 +204,13 @@ export class Bridge implements DeviceHost {
     if (!entity.handler || !COMMAND_COMPONENTS.has(entity.spec.component)) {
       return this.reject(topic, payload, source, `${entity.spec.component} '${key}' takes no commands`);
     }
-    this.o.log.debug(`command on ${topic} (${source}): ${JSON.stringify(shownPayload(payload))}`);
+    this.options.log.debug(`command on ${topic} (${source}): ${JSON.stringify(shownPayload(payload))}`);
     const parsed = parseCommand(entity.spec, entity.schema, payload);
     if (!parsed.ok) return this.reject(topic, payload, source, parsed.reason);
     const device = entity.device;
     if (!device.available && source !== 'automation') {
       // Still try: the device may be reachable again; the handler reports failure if not.
-      this.o.log.debug(`command for ${deviceId} while it is unavailable`);
+      this.options.log.debug(`command for ${deviceId} while it is unavailable`);
     }
     // One command at a time per device, in arrival order.
     const previous = this.commandQueues.get(deviceId) ?? Promise.resolve();
@@ -230,11 +230,11 @@ export class Bridge implements DeviceHost {
       const handler = entity.handler as (v: unknown, s: CommandSource) => unknown;
       const result = await handler(value, source);
       if (result !== undefined && platformOf(entity.spec).hasState) entity.update(result as never);
-      this.o.log.debug(`${topic} <- ${String(value)} (${source}) done`);
+      this.options.log.debug(`${topic} <- ${String(value)} (${source}) done`);
       return { ok: true };
     } catch (err) {
       const reason = (err as Error).message || String(err);
-      this.o.log.warn(`command on ${topic} failed: ${oneLine(clip(reason))}`);
+      this.options.log.warn(`command on ${topic} failed: ${oneLine(clip(reason))}`);
       this.event({ type: 'command_failed', topic, payload: shownPayload(payload), reason, source });
       return { ok: false, reason };
     }
@@ -243,7 +243,7 @@ export class Bridge implements DeviceHost {
   private reject(topic: string, payload: Buffer | string, source: CommandSource, reason: string): CommandResult {
     const shown = shownPayload(payload);
     // JSON.stringify quotes and escapes the (already cut) payload: it stays inside this one line.
-    this.o.log.warn(`rejected command on ${topic} (payload ${JSON.stringify(shown)}): ${oneLine(clip(reason))}`);
+    this.options.log.warn(`rejected command on ${topic} (payload ${JSON.stringify(shown)}): ${oneLine(clip(reason))}`);
     this.event({ type: 'command_rejected', topic, payload: shown, reason, source });
     return { ok: false, reason };
   }
@@ -253,7 +253,7 @@ export class Bridge implements DeviceHost {
    * outside (a payload, a reason quoting it): they are cut, and secrets in them masked.
    */
   event(data: Record<string, unknown>): void {
-    const fields = Object.entries(data).map(([key, value]) => [key, typeof value === 'string' ? clip(this.o.secrets.scrub(value)) : value]);
+    const fields = Object.entries(data).map(([key, value]) => [key, typeof value === 'string' ? clip(this.options.secrets.scrub(value)) : value]);
     void this.publish(`${this.base}/bridge/event`, JSON.stringify({ ...Object.fromEntries(fields), time: new Date(this.clock.now()).toISOString() }), false);
   }
 
@@ -261,18 +261,18 @@ export class Bridge implements DeviceHost {
 
   /** Runs publishing work unless stopped, and remembers it until it is done. */
   private track<T>(work: Promise<T>): Promise<T | void> {
-    const tracked = work.catch((err: unknown) => this.o.log.error({ err }, 'publishing failed')).finally(() => this.inFlight.delete(tracked));
+    const tracked = work.catch((err: unknown) => this.options.log.error({ err }, 'publishing failed')).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
     return tracked;
   }
 
   private async onConnect(): Promise<void> {
     if (this.stopped) return;
-    const conn = this.o.connection;
+    const conn = this.options.connection;
     try {
-      await conn.subscribe([`${this.base}/+/+/set`, `${this.base}/+/+/set/+`, `${this.o.discoveryPrefix}/status`, ...this.external.filters], 1);
+      await conn.subscribe([`${this.base}/+/+/set`, `${this.base}/+/+/set/+`, `${this.options.discoveryPrefix}/status`, ...this.external.filters], 1);
     } catch (err) {
-      this.o.log.warn(`subscribing failed: ${(err as Error).message}`);
+      this.options.log.warn(`subscribing failed: ${(err as Error).message}`);
     }
     await this.publish(bridgeStateTopic(this.base), 'online', true);
     for (const id of [...this.pendingClear]) await this.clearDevice(id);
@@ -281,7 +281,7 @@ export class Bridge implements DeviceHost {
 
   private async onMessage(msg: MqttMessage): Promise<void> {
     try {
-      if (msg.topic === `${this.o.discoveryPrefix}/status`) {
+      if (msg.topic === `${this.options.discoveryPrefix}/status`) {
         // A retained birth arrives on every subscribe; connecting already published everything.
         if (!msg.retain && msg.payload.toString().trim() === 'online') this.scheduleBirthReplay();
         return;
@@ -298,14 +298,14 @@ export class Bridge implements DeviceHost {
       const payload = match[3] ? Buffer.concat([Buffer.from(`${match[3]} `), msg.payload]) : msg.payload;
       await this.command(match[1]!, match[2]!, payload, 'mqtt');
     } catch (err) {
-      this.o.log.error({ err }, `handling a message on ${msg.topic} failed`);
+      this.options.log.error({ err }, `handling a message on ${msg.topic} failed`);
     }
   }
 
   private scheduleBirthReplay(): void {
-    const { min, max } = this.o.birthDelayMs ?? { min: 1000, max: 5000 };
+    const { min, max } = this.options.birthDelayMs ?? { min: 1000, max: 5000 };
     const delay = min + Math.random() * (max - min);
-    this.o.log.info(`Home Assistant came online; re-publishing discovery in ${Math.round(delay)} ms`);
+    this.options.log.info(`Home Assistant came online; re-publishing discovery in ${Math.round(delay)} ms`);
     this.birthTimer?.cancel();
     this.birthTimer = this.clock.setTimeout(() => void this.track(this.republishAll()), delay);
   }
@@ -323,7 +323,7 @@ export class Bridge implements DeviceHost {
   }
 
   private async refresh(): Promise<void> {
-    const due = this.clock.now() - (this.o.refreshIntervalMs ?? 300_000) + 1000;
+    const due = this.clock.now() - (this.options.refreshIntervalMs ?? 300_000) + 1000;
     for (const device of this.devices.values()) {
       for (const entity of device.entities.values()) {
         const pending = entity.hasValue && formatState(entity.spec, entity.value) !== entity.lastPayload;
@@ -339,7 +339,7 @@ export class Bridge implements DeviceHost {
     const text = formatState(entity.spec, entity.value);
     const spec = entity.spec;
     const freeText = typeof entity.value === 'string' && (spec.component === 'text' || (spec.component === 'sensor' && !spec.options && spec.deviceClass !== 'timestamp'));
-    const payload = freeText ? this.o.secrets.scrub(text) : text;
+    const payload = freeText ? this.options.secrets.scrub(text) : text;
     if (!force) {
       if (text === entity.lastPayload) return;
       const deadband = entity.spec.component === 'sensor' ? entity.spec.deadband : undefined;
@@ -366,7 +366,7 @@ export class Bridge implements DeviceHost {
    * events), so a secret that is also a word cannot rewrite discovery.
    */
   private async publish(topic: string, payload: string, retain: boolean, qos: 0 | 1 = retain ? 1 : 0): Promise<boolean> {
-    return this.o.connection.publish(topic, payload, { retain, qos });
+    return this.options.connection.publish(topic, payload, { retain, qos });
   }
 
   // ---- discovery ----
@@ -385,7 +385,7 @@ export class Bridge implements DeviceHost {
   /** The discovery JSON for <prefix>/device/<id>/config (see discovery/device-payload.ts). */
   private payloadOf(device: Device, removed?: Iterable<RemovedComponent>): string {
     const specs = Array.from(device.entities.values(), (entity) => entity.spec);
-    return JSON.stringify(devicePayload(device.info, specs, { baseTopic: this.base, version: this.o.version }, removed));
+    return JSON.stringify(devicePayload(device.info, specs, { baseTopic: this.base, version: this.options.version }, removed));
   }
 
   private async publishDiscovery(device: Device): Promise<void> {
@@ -394,11 +394,11 @@ export class Bridge implements DeviceHost {
       const problems = specProblems(entity.spec);
       if (problems.length) {
         // A programming error in an adapter: refuse the entity rather than let HA drop the device.
-        this.o.log.error(`entity ${device.id}/${entity.key} is not valid for Home Assistant: ${problems.join('; ')}`);
+        this.options.log.error(`entity ${device.id}/${entity.key} is not valid for Home Assistant: ${problems.join('; ')}`);
         device.entities.delete(entity.key);
       }
     }
-    const topic = discoveryTopic(this.o.discoveryPrefix, device.id);
+    const topic = discoveryTopic(this.options.discoveryPrefix, device.id);
     const current = new Map([...device.entities.values()].map((e) => [e.key, e.spec.component]));
     const gone = goneComponents(this.record.devices[device.id], this.publishedNow.get(device.id) ?? [], current, this.settled);
     if (!this.connected) return; // published again on connect
@@ -406,7 +406,7 @@ export class Bridge implements DeviceHost {
       // HA removes a component when it is first reduced to its platform, then left out.
       await this.publish(topic, this.payloadOf(device, gone), true);
       for (const key of gone.keys()) await this.publish(this.topicOf(device.id, key), '', true);
-      this.o.log.info(`removed ${[...gone.keys()].join(', ')} from ${device.id}`);
+      this.options.log.info(`removed ${[...gone.keys()].join(', ')} from ${device.id}`);
     }
     const ok = await this.publish(topic, this.payloadOf(device), true);
     if (!ok) return;
@@ -414,9 +414,9 @@ export class Bridge implements DeviceHost {
     // declared after the connection came up.
     if (device.id !== BRIDGE_DEVICE_ID) this.availabilityChanged(device);
     this.publishedNow.set(device.id, new Set(current.keys()));
-    const roots = { baseTopic: this.base, discoveryPrefix: this.o.discoveryPrefix };
+    const roots = { baseTopic: this.base, discoveryPrefix: this.options.discoveryPrefix };
     this.record.devices[device.id] = recordAfterPublish(this.record.devices[device.id], { id: device.id, owner: device.owner, current, gone }, this.settled, roots);
-    await this.o.store.write(RECORD_FILE, this.record);
+    await this.options.store.write(RECORD_FILE, this.record);
   }
 
   /**
@@ -424,7 +424,7 @@ export class Bridge implements DeviceHost {
    * device waits in pendingClear (and stays in the record) until the next connect.
    */
   private async clearDevice(id: string): Promise<void> {
-    const topics = topicsToEmpty(this.record.devices[id], this.o.discoveryPrefix, id);
+    const topics = topicsToEmpty(this.record.devices[id], this.options.discoveryPrefix, id);
     let cleared = true;
     for (const topic of topics) cleared = (await this.publish(topic, '', true)) && cleared;
     if (!cleared) {
@@ -434,7 +434,7 @@ export class Bridge implements DeviceHost {
     this.pendingClear.delete(id);
     delete this.record.devices[id];
     this.publishedNow.delete(id);
-    await this.o.store.write(RECORD_FILE, this.record);
+    await this.options.store.write(RECORD_FILE, this.record);
   }
 
   async stop(): Promise<void> {
@@ -444,7 +444,7 @@ export class Bridge implements DeviceHost {
     for (const timer of this.discoveryTimers.values()) timer.cancel();
     await Promise.all([...this.commandQueues.values()].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.inFlight]);
-    await this.o.store.flush();
+    await this.options.store.flush();
   }
 }
 

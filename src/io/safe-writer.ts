@@ -52,14 +52,14 @@ export class SafeWriter<K> {
   private lastWriteAt = 0;
   private stopped?: string;
 
-  constructor(private readonly o: SafeWriterOptions<K>) {
-    this.minGapMs = o.minGapMs ?? 0;
+  constructor(private readonly options: SafeWriterOptions<K>) {
+    this.minGapMs = options.minGapMs ?? 0;
   }
 
   /** Why this write may not be made at all (not allowed, out of range), or undefined. */
   problem(w: Write<K>): string | undefined {
-    const rule = this.o.allowed.get(w.key);
-    const name = this.o.device.describe(w.key);
+    const rule = this.options.allowed.get(w.key);
+    const name = this.options.device.describe(w.key);
     if (!rule) return `${name} is not on the list of settings that may be written`;
     if (!Number.isFinite(w.value) || !Number.isInteger(w.value) || w.value < rule.min || w.value > rule.max) {
       return `${w.value} is out of range for ${name} (${rule.min} to ${rule.max})`;
@@ -76,10 +76,10 @@ export class SafeWriter<K> {
       const problem = this.problem(w);
       if (problem) throw new WriteRefused(problem);
     }
-    const needed = writes.filter((w) => this.o.device.known(w.key) !== w.value);
+    const needed = writes.filter((w) => this.options.device.known(w.key) !== w.value);
     if (needed.length && this.stopped) throw new WriteRefused(this.stopped);
     // The budgets for the whole command first: a clock must not be left half-set.
-    const refusal = needed.length ? this.o.budget.refusal(needed.length) : undefined;
+    const refusal = needed.length ? this.options.budget.refusal(needed.length) : undefined;
     if (refusal) throw new WriteRefused(refusal);
     for (const w of needed) await this.writeOne(w);
     return { written: needed.length, skipped: writes.length - needed.length };
@@ -94,10 +94,10 @@ export class SafeWriter<K> {
     if (this.stopped) throw new WriteRefused(this.stopped);
     const wait = this.lastWriteAt + this.minGapMs - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const { device } = this.o;
+    const { device } = this.options;
     // Counted before it is sent: a write that gets no answer may still have reached the memory.
     this.sent++;
-    this.o.onWritten?.(this.o.budget.record());
+    this.options.onWritten?.(this.options.budget.record());
     this.lastWriteAt = Date.now();
     let echoed: number | undefined;
     let sendError: Error | undefined;
@@ -117,12 +117,12 @@ export class SafeWriter<K> {
   }
 
   private get confirmMs(): number {
-    return this.o.confirmTimeoutMs ?? 10_000;
+    return this.options.confirmTimeoutMs ?? 10_000;
   }
 
   private withTimeout<T>(work: Promise<T>): Promise<T | 'timeout'> {
     return new Promise((resolve, reject) => {
-      const timer = this.o.clock.setTimeout(() => resolve('timeout'), this.confirmMs);
+      const timer = this.options.clock.setTimeout(() => resolve('timeout'), this.confirmMs);
       work.then(
         (value) => (timer.cancel(), resolve(value)),
         (err: unknown) => (timer.cancel(), reject(err)),

@@ -41,14 +41,14 @@ export class Measurements {
   private readonly disposers: Array<() => void> = [];
   private ha?: HaClient;
 
-  constructor(private readonly d: MeasurementsDeps) {}
+  constructor(private readonly deps: MeasurementsDeps) {}
 
   /** Home Assistant's websocket API, connected once; needed for HA entities as sources or targets. */
   async connectHomeAssistant(access: HomeAssistantAccess): Promise<HaClient> {
     if (!this.ha) {
       // Loaded only when used: it brings the websocket client.
       const { HaClient } = await import('./ha-client.js');
-      this.ha = new HaClient(access.url, access.token, this.d.log);
+      this.ha = new HaClient(access.url, access.token, this.deps.log);
       this.ha.start();
     }
     return this.ha;
@@ -80,8 +80,8 @@ export class Measurements {
 
   /** A number from an MQTT topic: plain, or a JSON field; W, kW or %. */
   mqtt(name: string, topic: string, read: { jsonPath?: string; unit?: string }, staleAfterS: number, invert = false): Measurement {
-    const measurement = new Measurement(name, `MQTT ${topic}`, staleAfterS, this.d.clock, invert);
-    const bridge = this.d.bridge;
+    const measurement = new Measurement(name, `MQTT ${topic}`, staleAfterS, this.deps.clock, invert);
+    const bridge = this.deps.bridge;
     if (bridge) {
       this.disposers.push(
         bridge.subscribeExternal(topic, (payload) => {
@@ -100,8 +100,8 @@ export class Measurements {
    */
   entity<T extends MeasuredValue = number>(name: string, ref: string, staleAfterS: number, invert = false): Measurement<T> {
     const [deviceId, key] = ref.split('/') as [string, string];
-    const measurement = new Measurement<T>(name, `entity ${ref}`, staleAfterS, this.d.clock, invert);
-    const bridge = this.d.bridge;
+    const measurement = new Measurement<T>(name, `entity ${ref}`, staleAfterS, this.deps.clock, invert);
+    const bridge = this.deps.bridge;
     if (bridge) {
       const take = (e: Entity<EntitySpec>) => {
         const v = e.value;
@@ -118,11 +118,11 @@ export class Measurements {
 
   /** A Home Assistant entity's numeric state, its unit honoured (kW -> W). */
   haEntity(name: string, id: string, staleAfterS: number, invert = false): Measurement {
-    const measurement = new Measurement(name, `Home Assistant ${id}`, staleAfterS, this.d.clock, invert);
+    const measurement = new Measurement(name, `Home Assistant ${id}`, staleAfterS, this.deps.clock, invert);
     const ha = this.ha;
     if (!ha) {
       // The replay sets its values by hand; in the running add-on the app connects first.
-      if (!this.d.bridge) return measurement;
+      if (!this.deps.bridge) return measurement;
       throw new Error(`the source '${name}' reads ${id}, but there is no connection to Home Assistant's API`);
     }
     ha.watch(id);

@@ -63,16 +63,16 @@ export class GivEnergyDongleSimulator {
   readonly adapterSerial: string;
   readonly inverterSerial: string;
 
-  constructor(private readonly o: DongleOptions = {}) {
-    this.adapterSerial = o.adapterSerial ?? 'WF2125G316';
-    this.inverterSerial = o.inverterSerial ?? 'SA2114G047';
+  constructor(private readonly options: DongleOptions = {}) {
+    this.adapterSerial = options.adapterSerial ?? 'WF2125G316';
+    this.inverterSerial = options.inverterSerial ?? 'SA2114G047';
     BOOT_HR.forEach((v, i) => (this.hr[i] = v));
-    this.hr[0] = o.dtc ?? 0x2001;
-    this.hr[21] = o.armFirmware ?? 449;
+    this.hr[0] = options.dtc ?? 0x2001;
+    this.hr[21] = options.armFirmware ?? 449;
     words(this.inverterSerial, 5).forEach((w, i) => (this.hr[13 + i] = w));
     Object.assign(this.hr, { 94: 30, 95: 430, 96: 1, 110: 4, 111: 50, 112: 50, 114: 4, 116: 100, 313: 100, 314: 100, 318: 0 });
     IR_PAGE.forEach((v, i) => (this.ir[i] = v));
-    for (let b = 0; b < (o.batteries ?? 1); b++) {
+    for (let b = 0; b < (options.batteries ?? 1); b++) {
       const page = new Array<number>(60).fill(0);
       for (let c = 0; c < 16; c++) page[c] = 3280 + ((c * 7) % 20);
       page[16] = 215; page[17] = 221; page[18] = 219; page[19] = 224;
@@ -92,7 +92,7 @@ export class GivEnergyDongleSimulator {
     const server = createServer((socket) => this.serve(socket));
     this.server = server;
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-    if (this.o.live) this.timers.push(setInterval(() => this.simulate(), 1000));
+    if (this.options.live) this.timers.push(setInterval(() => this.simulate(), 1000));
     return (server.address() as { port: number }).port;
   }
 
@@ -109,7 +109,7 @@ export class GivEnergyDongleSimulator {
       }
       unanswered++;
       socket.write(encodeHeartbeat(this.adapterSerial, 1));
-    }, this.o.heartbeatMs ?? 180_000);
+    }, this.options.heartbeatMs ?? 180_000);
     socket.on('close', () => {
       clearInterval(heartbeat);
       this.sockets.delete(socket);

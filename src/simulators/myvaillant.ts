@@ -39,7 +39,7 @@ export class MyVaillantSimulator {
   private pending: Array<{ at: number; apply: () => void }> = [];
   port = 0;
 
-  constructor(readonly o: VaillantSimOptions) {}
+  constructor(readonly options: VaillantSimOptions) {}
 
   get identityUrl(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -73,11 +73,11 @@ export class MyVaillantSimulator {
   report(systemId: string): Json | undefined {
     const now = Date.now();
     this.pending = this.pending.filter((p) => (p.at <= now ? (p.apply(), false) : true));
-    return this.o.systems[systemId];
+    return this.options.systems[systemId];
   }
 
   private later(apply: () => void): void {
-    this.pending.push({ at: Date.now() + (this.o.lagMs ?? 0), apply });
+    this.pending.push({ at: Date.now() + (this.options.lagMs ?? 0), apply });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -104,7 +104,7 @@ export class MyVaillantSimulator {
   }
 
   private challenge(): unknown {
-    const parameters = { algorithm: 'PBKDF2/SHA-256', cost: this.o.altchaCost ?? 5000, keyLength: 32, keyPrefix: '00', nonce: randomBytes(16).toString('hex'), salt: randomBytes(16).toString('hex'), expiresAt: Math.floor(Date.now() / 1000) + 600 };
+    const parameters = { algorithm: 'PBKDF2/SHA-256', cost: this.options.altchaCost ?? 5000, keyLength: 32, keyPrefix: '00', nonce: randomBytes(16).toString('hex'), salt: randomBytes(16).toString('hex'), expiresAt: Math.floor(Date.now() / 1000) + 600 };
     return { parameters, signature: createHmac('sha256', this.secret).update(JSON.stringify(parameters)).digest('hex') };
   }
 
@@ -134,7 +134,7 @@ export class MyVaillantSimulator {
     };
     if (!s) return page('Cookie not found. Please make sure cookies are enabled in your browser.');
     if (!this.altchaValid(form.get('altcha'))) return page('Altcha verification failed');
-    const user = this.o.users.find((u) => u.username === form.get('username') && u.password === form.get('password'));
+    const user = this.options.users.find((u) => u.username === form.get('username') && u.password === form.get('password'));
     if (!user) return page('Invalid username or password.');
     const code = randomBytes(12).toString('hex');
     this.codes.set(code, { challenge: s.challenge, username: user.username });
@@ -147,8 +147,8 @@ export class MyVaillantSimulator {
     const issue = () => {
       const access = randomBytes(24).toString('hex');
       const refresh = randomBytes(24).toString('hex');
-      const lifetime = this.o.tokenLifetimeS ?? 300;
-      const refreshLifetime = this.o.refreshLifetimeS ?? 1800;
+      const lifetime = this.options.tokenLifetimeS ?? 300;
+      const refreshLifetime = this.options.refreshLifetimeS ?? 1800;
       this.access.set(access, Date.now() + lifetime * 1000);
       this.refresh.set(refresh, Date.now() + refreshLifetime * 1000);
       send(res, 200, { access_token: access, expires_in: lifetime, refresh_expires_in: refreshLifetime, refresh_token: refresh, token_type: 'Bearer', 'not-before-policy': 0, session_state: 'x', scope: 'email profile' });
@@ -188,12 +188,12 @@ export class MyVaillantSimulator {
     }
     const method = req.method ?? 'GET';
     let m: RegExpExecArray | null;
-    if (method === 'GET' && path === '/homes') return send(res, 200, this.o.homes);
+    if (method === 'GET' && path === '/homes') return send(res, 200, this.options.homes);
     if (method === 'GET' && (m = /^\/systems\/([^/]+)\/tli$/.exec(path))) {
       const r = this.report(m[1]!);
       return r ? send(res, 200, r) : send(res, 404, { message: 'system not found' });
     }
-    if (method === 'GET' && (m = /^\/hem\/([^/]+)\/mpc$/.exec(path))) return send(res, 200, { devices: this.o.systems[m[1]!]?.__mpc ?? [] });
+    if (method === 'GET' && (m = /^\/hem\/([^/]+)\/mpc$/.exec(path))) return send(res, 200, { devices: this.options.systems[m[1]!]?.__mpc ?? [] });
     if ((m = /^\/systems\/([^/]+)\/tli\/domestic-hot-water\/(\d+)\/boost$/.exec(path))) {
       const dhw = this.report(m[1]!)?.state?.dhw?.find((d: Json) => d.index === Number(m![2]));
       if (!dhw) return send(res, 404, { message: 'no such hot water' });

@@ -54,7 +54,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
   readonly stats = { crcErrors: 0, garbagePages: 0, timeouts: 0, heartbeats: 0, unmatched: 0, reconnects: 0 };
 
   constructor(
-    private readonly o: ClientOptions,
+    private readonly options: ClientOptions,
     private readonly log: Logger,
   ) {
     super();
@@ -80,8 +80,8 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
         else resolve();
       };
       const onConnected = () => finish();
-      const onProblem = (reason: string) => finish(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port}: ${reason}`));
-      const timer = setTimeout(() => finish(new DongleError(`no connection to the dongle at ${this.o.host}:${this.o.port} within ${timeoutMs / 1000} s`)), timeoutMs);
+      const onProblem = (reason: string) => finish(new DongleError(`no connection to the dongle at ${this.options.host}:${this.options.port}: ${reason}`));
+      const timer = setTimeout(() => finish(new DongleError(`no connection to the dongle at ${this.options.host}:${this.options.port} within ${timeoutMs / 1000} s`)), timeoutMs);
       this.once('connected', onConnected);
       this.once('problem', onProblem);
     });
@@ -100,7 +100,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
       socket.setTimeout(0);
       this.isConnected = true;
       this.attempt = 0;
-      this.log.info(`connected to the dongle at ${this.o.host}:${this.o.port}`);
+      this.log.info(`connected to the dongle at ${this.options.host}:${this.options.port}`);
       this.emit('connected');
       this.pump();
     });
@@ -117,15 +117,15 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
       if (this.stopped) return; // a deliberate stop is no loss
       if (was) {
         // The adapter logs the reason (the 'problem' event), once for each new one.
-        this.log.debug(`lost the connection to the dongle at ${this.o.host}:${this.o.port}`);
+        this.log.debug(`lost the connection to the dongle at ${this.options.host}:${this.options.port}`);
         this.emit('disconnected');
         if (!hadError) this.emit('problem', 'the dongle closed the connection');
       }
-      const delay = reconnectWait(this.attempt++, this.o.backoff ?? { initialMs: 1000, maxMs: MAX_RECONNECT_WAIT_MS });
+      const delay = reconnectWait(this.attempt++, this.options.backoff ?? { initialMs: 1000, maxMs: MAX_RECONNECT_WAIT_MS });
       this.stats.reconnects++;
       this.retryTimer = setTimeout(() => this.connect(), delay);
     });
-    socket.connect(this.o.port, this.o.host);
+    socket.connect(this.options.port, this.options.host);
   }
 
   private onData(chunk: Buffer): void {
@@ -152,7 +152,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
       }
       clearTimeout(current.timer);
       this.inFlight = undefined;
-      this.gapUntil = Date.now() + this.o.frameGapMs;
+      this.gapUntil = Date.now() + this.options.frameGapMs;
       if (verdict === 'ok') current.job.resolve(frame.kind === 'read-response' ? frame.values : frame.kind === 'write-response' ? [frame.value] : []);
       else current.job.reject(new DongleError(`the inverter refused ${current.job.describe} (exception)`));
       this.pump();
@@ -186,7 +186,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
   }
 
   private enqueue(job: Omit<Job, 'attempts' | 'resolve' | 'reject'>): Promise<number[]> {
-    if (!this.isConnected) return Promise.reject(new DongleError(`not connected to the dongle at ${this.o.host}:${this.o.port}`));
+    if (!this.isConnected) return Promise.reject(new DongleError(`not connected to the dongle at ${this.options.host}:${this.options.port}`));
     return new Promise((resolve, reject) => {
       this.queue.push({ ...job, attempts: 0, resolve, reject });
       this.pump();
@@ -206,7 +206,7 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
     const job = this.queue.shift();
     if (!job) return;
     job.attempts++;
-    const timer = setTimeout(() => this.onTimeout(), this.o.timeoutMs ?? 3000);
+    const timer = setTimeout(() => this.onTimeout(), this.options.timeoutMs ?? 3000);
     this.inFlight = { job, timer };
     this.socket?.write(job.frame);
   }
@@ -221,9 +221,9 @@ export class DongleClient extends EventEmitter<{ connected: []; disconnected: []
   private retryNow(current: NonNullable<DongleClient['inFlight']>): void {
     clearTimeout(current.timer);
     this.inFlight = undefined;
-    this.gapUntil = Date.now() + this.o.frameGapMs;
+    this.gapUntil = Date.now() + this.options.frameGapMs;
     const { job } = current;
-    if (job.attempts <= (job.retries ?? this.o.retries ?? 2)) {
+    if (job.attempts <= (job.retries ?? this.options.retries ?? 2)) {
       this.log.debug(`no answer to ${job.describe}, trying again (${job.attempts})`);
       this.queue.unshift(job);
     } else {

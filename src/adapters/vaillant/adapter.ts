@@ -179,7 +179,7 @@ export class VaillantAdapter implements Adapter {
               await this.command(system, k('desired_setpoint'), value, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/manual-mode-setpoint`, { setpoint: value, type: 'HEATING' });
             } else {
               await this.ctx.settings.set(this.scope, k('veto_setpoint'), value);
-              system.entities.get(k('veto_setpoint'))?.update(value as never);
+              system.entities.get(k('veto_setpoint'))?.update(value);
               await this.quickVeto(system, zone.index, true);
             }
           }
@@ -218,11 +218,11 @@ export class VaillantAdapter implements Adapter {
   private applyReport(system: SystemState): void {
     const r = system.report!;
     const now = this.ctx.clock.now();
-    const set = (key: string, value: unknown) => {
+    const set = (key: string, value: number | string | boolean | undefined) => {
       const trust = this.trusted.get(`${system.id}/${key}`);
       if (trust && trust.until > now && trust.value !== value) return; // the report has not caught up yet
       this.trusted.delete(`${system.id}/${key}`);
-      system.entities.get(key)?.update((value ?? null) as never);
+      system.entities.get(key)?.update(value ?? null);
     };
     set('outdoor_temperature', r.outdoorTemperature);
     set('water_pressure', r.waterPressure);
@@ -263,7 +263,7 @@ export class VaillantAdapter implements Adapter {
         target: veto ? n(e(k('veto_setpoint'))) : (n(e(k('desired_setpoint'))) ?? n(e(k('normal_setpoint')))),
         current: n(e(k('room_temperature'))),
         preset: veto ? 'boost' : 'none',
-      } as never);
+      });
     }
     for (const dhw of system.report?.hotWater ?? []) {
       const k = (key: string) => `dhw_${dhw.index}_${key}`;
@@ -272,19 +272,19 @@ export class VaillantAdapter implements Adapter {
         mode: e(k('boost')) === true ? 'high_demand' : typeof mode === 'string' ? (DHW_MODES[mode] ?? null) : null,
         target: n(e(k('setpoint'))),
         current: n(e(k('temperature'))),
-      } as never);
+      });
     }
   }
 
   // ---- commands ----
 
-  private async command(system: SystemState, key: string, value: unknown, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<undefined> {
+  private async command(system: SystemState, key: string, value: number | string | boolean, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<undefined> {
     if (this.failedSafe) throw new Error('energy2mqtt is stopping after a failure; nothing is sent to myVaillant');
     if (this.stopped) throw new Error('the myVaillant account is stopped; nothing is sent');
     if (!this.api.fits(1)) throw new Error(this.api.pausedUntil > this.ctx.clock.now() ? `myVaillant requests are paused (${this.api.pauseReason})` : 'the hourly myVaillant request budget is spent');
     await this.api.request(method, path, body);
     this.trusted.set(`${system.id}/${key}`, { value, until: this.ctx.clock.now() + TRUST_COMMAND_MS });
-    system.entities.get(key)?.update(value as never);
+    system.entities.get(key)?.update(value);
     this.refreshComposites(system);
     this.showStatus();
     return undefined;

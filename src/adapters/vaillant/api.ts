@@ -44,9 +44,9 @@ export class VaillantApi {
   private readonly http: Got;
 
   constructor(
-    private readonly o: { apiUrl: string; session: VaillantSession; clock: Clock; log: Logger; budgetPerHour: number; http?: Got },
+    private readonly options: { apiUrl: string; session: VaillantSession; clock: Clock; log: Logger; budgetPerHour: number; http?: Got },
   ) {
-    this.http = (o.http ?? http).extend({
+    this.http = (options.http ?? http).extend({
       headers: HEADERS,
       timeout: { request: 30_000 },
       retry: { limit: 0 },
@@ -57,27 +57,27 @@ export class VaillantApi {
 
   /** Requests made in the last hour. */
   get usedThisHour(): number {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     this.sent = this.sent.filter((t) => now - t < HOUR);
     return this.sent.length;
   }
 
   /** Whether `count` more requests fit the budget, keeping `reserve` for commands. */
   fits(count: number, reserve = 0): boolean {
-    return this.o.clock.now() >= this.pausedUntil && this.usedThisHour + count + reserve <= this.o.budgetPerHour;
+    return this.options.clock.now() >= this.pausedUntil && this.usedThisHour + count + reserve <= this.options.budgetPerHour;
   }
 
   async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (now < this.pausedUntil) {
       throw new ApiError(`requests to myVaillant are paused until ${new Date(this.pausedUntil).toISOString()} (${this.pauseReason})`);
     }
-    if (this.usedThisHour >= this.o.budgetPerHour) {
-      throw new ApiError(`the budget of ${this.o.budgetPerHour} myVaillant requests per hour is spent`);
+    if (this.usedThisHour >= this.options.budgetPerHour) {
+      throw new ApiError(`the budget of ${this.options.budgetPerHour} myVaillant requests per hour is spent`);
     }
     let res = await this.send(method, path, body);
     if (res.statusCode === 401) {
-      this.o.session.invalidate();
+      this.options.session.invalidate();
       res = await this.send(method, path, body);
     }
     const status = res.statusCode;
@@ -105,19 +105,19 @@ export class VaillantApi {
   }
 
   private pause(seconds: number, reason: string): void {
-    const until = this.o.clock.now() + seconds * 1000;
+    const until = this.options.clock.now() + seconds * 1000;
     if (until > this.pausedUntil) {
       this.pausedUntil = until;
       this.pauseReason = reason;
-      this.o.log.warn(`pausing myVaillant requests for ${Math.round(seconds)} s: ${reason}`);
+      this.options.log.warn(`pausing myVaillant requests for ${Math.round(seconds)} s: ${reason}`);
     }
   }
 
   /** One request, counted; a network error or a timeout is thrown as the client's HttpError. */
   private async send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<Response<string>> {
-    const token = await this.o.session.token();
-    this.sent.push(this.o.clock.now());
-    return this.http(`${this.o.apiUrl.replace(/\/+$/, '')}${path}`, {
+    const token = await this.options.session.token();
+    this.sent.push(this.options.clock.now());
+    return this.http(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}` },
       ...(body !== undefined ? { json: body } : {}),

@@ -120,26 +120,26 @@ export class VaillantSession {
    * Once, not twice: the adapter waits for the login. The form and token POSTs never. */
   private readonly http: Got;
 
-  constructor(private readonly o: SessionOptions) {
-    this.realm = realmFor(o.brand, o.country);
-    this.storeName = `vaillant_${createHash('sha256').update(`${this.realm}/${o.username}`).digest('hex').slice(0, 16)}`;
-    this.http = (o.http ?? http).extend({
+  constructor(private readonly options: SessionOptions) {
+    this.realm = realmFor(options.brand, options.country);
+    this.storeName = `vaillant_${createHash('sha256').update(`${this.realm}/${options.username}`).digest('hex').slice(0, 16)}`;
+    this.http = (options.http ?? http).extend({
       timeout: { request: 20_000 },
       retry: { limit: 1 },
       followRedirect: false,
       throwHttpErrors: false,
       responseType: 'text',
-      hooks: { beforeRetry: [logRetries(o.log)] },
+      hooks: { beforeRetry: [logRetries(options.log)] },
     });
   }
 
   private get base(): string {
-    return `${this.o.identityUrl.replace(/\/+$/, '')}/auth/realms/${this.realm}`;
+    return `${this.options.identityUrl.replace(/\/+$/, '')}/auth/realms/${this.realm}`;
   }
 
   /** A valid access token: the cached one, a refreshed one, or one from a new login. */
   async token(): Promise<string> {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (this.access && this.access.expiresAt - REFRESH_MARGIN_MS > now) return this.access.token;
     await this.ensureFresh();
     return this.access!.token;
@@ -158,22 +158,22 @@ export class VaillantSession {
 
   private async renew(): Promise<void> {
     if (!this.refresh) {
-      const saved = await this.o.store.read(this.storeName, savedShape, { refreshToken: '', refreshExpiresAt: 0 });
+      const saved = await this.options.store.read(this.storeName, savedShape, { refreshToken: '', refreshExpiresAt: 0 });
       if (saved.refreshToken) this.refresh = { token: saved.refreshToken, expiresAt: saved.refreshExpiresAt };
     }
-    if (this.refresh && this.refresh.expiresAt > this.o.clock.now()) {
+    if (this.refresh && this.refresh.expiresAt > this.options.clock.now()) {
       try {
         await this.exchange({ grant_type: 'refresh_token', client_id: CLIENT_ID, refresh_token: this.refresh.token });
         return;
       } catch (err) {
-        this.o.log.info(`refreshing the myVaillant token failed (${(err as Error).message}); logging in again`);
+        this.options.log.info(`refreshing the myVaillant token failed (${(err as Error).message}); logging in again`);
       }
     }
     await this.login();
   }
 
   private async login(): Promise<void> {
-    if (this.o.clock.now() < this.loginNotBefore) {
+    if (this.options.clock.now() < this.loginNotBefore) {
       throw new LoginError(`${this.lastError ?? 'the last login failed'}; next try at ${new Date(this.loginNotBefore).toISOString()}`);
     }
     const t0 = Date.now();
@@ -190,14 +190,14 @@ export class VaillantSession {
         const html = page.body;
         const action = /<form[^>]*\baction="([^"]+)"/i.exec(html)?.[1]?.replace(/&amp;/g, '&');
         if (!action) throw new LoginError(`the myVaillant login page has no login form (HTTP ${page.statusCode})`);
-        const form: Record<string, string> = { username: this.o.username, password: this.o.password, credentialId: '' };
+        const form: Record<string, string> = { username: this.options.username, password: this.options.password, credentialId: '' };
         const altchaPath = /<altcha-widget[^>]*\bchallenge="([^"]+)"/i.exec(html)?.[1] ?? '/api/altcha/challenge';
-        const challengeRes = await login.get(new URL(altchaPath, this.o.identityUrl));
+        const challengeRes = await login.get(new URL(altchaPath, this.options.identityUrl));
         if (challengeRes.statusCode >= 200 && challengeRes.statusCode <= 299) {
           const solved = await solveAltcha(parseJson(challengeRes.body, 'the proof-of-work challenge'));
           form.altcha = solved.field;
         } else {
-          this.o.log.warn(`no proof-of-work challenge (HTTP ${challengeRes.statusCode}); trying without`);
+          this.options.log.warn(`no proof-of-work challenge (HTTP ${challengeRes.statusCode}); trying without`);
         }
         const posted = await login.post(new URL(action, this.base), { form });
         code = codeFrom(posted.headers.location);
@@ -211,12 +211,12 @@ export class VaillantSession {
       this.lastError = undefined;
       this.loginFailures = 0;
       this.loginNotBefore = 0;
-      this.o.log.info(`logged in to myVaillant (${this.realm}) in ${Date.now() - t0} ms`);
+      this.options.log.info(`logged in to myVaillant (${this.realm}) in ${Date.now() - t0} ms`);
     } catch (err) {
       this.lastError = err instanceof LoginError ? err.message : `the myVaillant login failed: ${(err as Error).message}`;
       this.loginFailures++;
-      this.loginNotBefore = this.o.clock.now() + Math.min(3_600_000, 300_000 * 2 ** (this.loginFailures - 1));
-      this.o.log.error(this.lastError);
+      this.loginNotBefore = this.options.clock.now() + Math.min(3_600_000, 300_000 * 2 ** (this.loginFailures - 1));
+      this.options.log.error(this.lastError);
       throw new LoginError(this.lastError);
     }
   }
@@ -234,12 +234,12 @@ export class VaillantSession {
       throw new LoginError(`token request refused (${res.statusCode} ${b?.error_description ?? b?.error ?? ''})`.replace(/ \)$/, ')'));
     }
     const t = tokenShape.parse(body);
-    const now = this.o.clock.now();
-    this.o.secrets.add(t.access_token);
-    this.o.secrets.add(t.refresh_token);
+    const now = this.options.clock.now();
+    this.options.secrets.add(t.access_token);
+    this.options.secrets.add(t.refresh_token);
     this.access = { token: t.access_token, expiresAt: now + t.expires_in * 1000 };
     this.refresh = { token: t.refresh_token, expiresAt: now + (t.refresh_expires_in || 30 * 86_400) * 1000 };
-    await this.o.store.write(this.storeName, { refreshToken: t.refresh_token, refreshExpiresAt: this.refresh.expiresAt });
+    await this.options.store.write(this.storeName, { refreshToken: t.refresh_token, refreshExpiresAt: this.refresh.expiresAt });
   }
 }
 

@@ -54,22 +54,22 @@ export class VaillantPvRule implements Rule {
   private readonly measured = new Map<string, Measurement<MeasuredValue>>();
 
   constructor(
-    private readonly o: VaillantPvOptions,
+    private readonly options: VaillantPvOptions,
     private readonly bridge: Bridge,
     private readonly ctx: RuleContext,
     private readonly measurements: Measurements,
   ) {
-    this.slug = slugOf(o.name);
-    this.name = o.name;
-    this.enabled = o.enabled;
-    this.mode = o.mode;
-    this.powerW = o.power_w;
-    this.prio = o.priority;
-    this.thresholds = { enableW: o.enable_threshold_w, disableW: o.disable_threshold_w };
-    this.threshold = o.hotwater_threshold;
-    this.offset = o.veto_offset;
-    this.durationMin = o.veto_duration;
-    this.controller = onOffController(o);
+    this.slug = slugOf(options.name);
+    this.name = options.name;
+    this.enabled = options.enabled;
+    this.mode = options.mode;
+    this.powerW = options.power_w;
+    this.prio = options.priority;
+    this.thresholds = { enableW: options.enable_threshold_w, disableW: options.disable_threshold_w };
+    this.threshold = options.hotwater_threshold;
+    this.offset = options.veto_offset;
+    this.durationMin = options.veto_duration;
+    this.controller = onOffController(options);
     const c = this.controller.settings;
     this.settings = [
       setting('power_w', 'Heat pump power', 1, 100_000, 10, 'W', () => this.powerW, (v) => (this.powerW = v), 'power'),
@@ -87,11 +87,11 @@ export class VaillantPvRule implements Rule {
 
   /** The Vaillant devices this rule steers, among those of its own account: the cylinder and its zone. */
   private ids(): { dhw?: string; zone?: string } {
-    const owner = vaillantOwner(this.o.account);
+    const owner = vaillantOwner(this.options.account);
     const mine = this.bridge.allDevices().filter((d) => d.owner === owner).map((d) => ({ id: d.id, parsed: parseVaillantDeviceId(d.id) }));
-    const system = this.o.system ?? mine.find((d) => d.parsed && d.parsed.kind !== 'system')?.parsed?.short;
+    const system = this.options.system ?? mine.find((d) => d.parsed && d.parsed.kind !== 'system')?.parsed?.short;
     if (!system) return {};
-    const zone = vaillantDeviceId.zone(system, this.o.zone);
+    const zone = vaillantDeviceId.zone(system, this.options.zone);
     return {
       dhw: mine.find((d) => d.parsed?.short === system && d.parsed.kind === 'dhw')?.id,
       zone: mine.some((d) => d.id === zone) ? zone : undefined,
@@ -224,7 +224,7 @@ export class VaillantPvRule implements Rule {
     const { dhw, zone } = this.ids();
     const device = kind === 'boost' ? dhw : zone;
     if (!device) {
-      this.failure = `no Vaillant ${kind === 'boost' ? 'hot-water cylinder' : `zone ${this.o.zone}`} found`;
+      this.failure = `no Vaillant ${kind === 'boost' ? 'hot-water cylinder' : `zone ${this.options.zone}`} found`;
       return;
     }
     this.inFlight = this.inFlight.then(async () => {
