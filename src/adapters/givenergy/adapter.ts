@@ -51,6 +51,7 @@ export class GivEnergyAdapter implements Adapter {
   private batteryDevices = new Map<number, Device>();
   /** The inverter's rows (entities.ts), each with its entity: what publish() and cache() go through. */
   private bound: Array<{ row: Row; entity: Entity<EntitySpec> }> = [];
+  private byKey = new Map<string, Entity<EntitySpec>>();
   private batteryBound = new Map<number, Array<{ read: (b: BatteryReadings) => number | null; entity: Entity<EntitySpec> }>>();
   private guard?: EnergyGuard;
   private fastTimer?: TimerHandle;
@@ -225,6 +226,7 @@ export class GivEnergyAdapter implements Adapter {
         : undefined;
       return { row, entity: device.add(row.spec, handler) };
     });
+    this.byKey = new Map(this.bound.map((b) => [b.row.spec.key, b.entity]));
     for (const [address, bank] of this.batteryBanks) {
       const n = address - 0x31;
       const serial = batteryTelemetry(bank).serial || `${model.serial}_${n}`;
@@ -239,7 +241,7 @@ export class GivEnergyAdapter implements Adapter {
 
   /** An entity's value by its key (for rows that build on another row, e.g. a total on its daily counter). */
   private valueOf(key: string): unknown {
-    return this.bound.find((b) => b.row.spec.key === key)?.entity.value;
+    return this.byKey.get(key)?.value;
   }
 
   /** Reads every row from the registers into its entity; the bridge publishes what changed. */
@@ -258,7 +260,7 @@ export class GivEnergyAdapter implements Adapter {
         const today = this.valueOf(todayKey);
         return typeof today === 'number' ? this.totals.add(total, today) : undefined;
       },
-      shown: (key) => this.bound.some((b) => b.row.spec.key === key && b.entity.hasValue),
+      shown: (key) => this.byKey.get(key)?.hasValue ?? false,
       writeCount: this.writeCount,
       writesLeft: this.budget.left(),
     };
