@@ -32,22 +32,31 @@ export interface TargetDeps {
   follow?: (topic: string) => () => string | undefined;
 }
 
+/**
+ * An entity of this add-on as a target (`<device_id>/<entity_key>`): its value as the target's
+ * kind, and commands through the bridge's command path, whose checks (the entity's own range and
+ * options) apply as for a command from HA.
+ */
+function addOnEntity<T>(ref: string, deps: TargetDeps, isValue: (v: unknown) => v is T, payload: (value: T) => string) {
+  const [deviceId, key] = ref.split('/') as [string, string];
+  const bridge = deps.bridge;
+  if (!bridge) throw new Error(`target ${ref} needs the bridge`);
+  return {
+    describe: ref,
+    current: (): T | undefined => {
+      const v = bridge.entity(deviceId, key)?.value;
+      return isValue(v) ? v : undefined;
+    },
+    set: async (value: T): Promise<void> => {
+      const result = await bridge.command(deviceId, key, payload(value), 'automation');
+      if (!result.ok) throw new Error(result.reason);
+    },
+  };
+}
+
 export function createTarget(options: TargetOptions, deps: TargetDeps): Target {
   if (options.entity) {
-    const [deviceId, key] = options.entity.split('/') as [string, string];
-    const bridge = deps.bridge;
-    if (!bridge) throw new Error(`target ${options.entity} needs the bridge`);
-    return {
-      describe: options.entity,
-      current: () => {
-        const v = bridge.entity(deviceId, key)?.value;
-        return typeof v === 'boolean' ? v : undefined;
-      },
-      set: async (on) => {
-        const result = await bridge.command(deviceId, key, on ? 'ON' : 'OFF', 'automation');
-        if (!result.ok) throw new Error(result.reason);
-      },
-    };
+    return addOnEntity(options.entity, deps, (v): v is boolean => typeof v === 'boolean', (on) => (on ? 'ON' : 'OFF'));
   }
   if (options.ha_entity) {
     const id = options.ha_entity;
@@ -82,21 +91,7 @@ export function createTarget(options: TargetOptions, deps: TargetDeps): Target {
 /** A target that takes a level (a surplus_follow rule's). Throws for what cannot be reached. */
 export function createLevelTarget(options: LevelTargetOptions, deps: TargetDeps): LevelTarget {
   if (options.entity) {
-    const [deviceId, key] = options.entity.split('/') as [string, string];
-    const bridge = deps.bridge;
-    if (!bridge) throw new Error(`target ${options.entity} needs the bridge`);
-    return {
-      describe: options.entity,
-      current: () => {
-        const v = bridge.entity(deviceId, key)?.value;
-        return typeof v === 'number' ? v : undefined;
-      },
-      set: async (level) => {
-        // The number's own command schema checks the range, as for a command from HA.
-        const result = await bridge.command(deviceId, key, String(level), 'automation');
-        if (!result.ok) throw new Error(result.reason);
-      },
-    };
+    return addOnEntity(options.entity, deps, (v): v is number => typeof v === 'number', (level) => String(level));
   }
   if (options.ha_entity) {
     const id = options.ha_entity;
