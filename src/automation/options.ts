@@ -1,6 +1,6 @@
 // The `automation` options (names fixed by issue 3's example; README and outside checks rely on them).
 import { z } from 'zod';
-import { validate as validCron } from 'node-cron';
+import { nodeCron } from './controllers/cron.js';
 import { sourceOptions } from '../measurements/options.js';
 
 export { sourceOptions };
@@ -56,7 +56,7 @@ const cron = z
   .string()
   .min(9, 'use a cron expression like "0 9 * * *"')
   // Five fields: a sixth (seconds first) would pass node-cron but never match a whole minute.
-  .refine((expr) => expr.trim().split(/\s+/).length === 5 && validCron(expr), { message: 'is not a valid cron expression (minute hour day month weekday, e.g. "0 9 * * *")' });
+  .refine((expr) => expr.trim().split(/\s+/).length === 5 && nodeCron().validate(expr), { message: 'is not a valid cron expression (minute hour day month weekday, e.g. "0 9 * * *")' });
 
 /** A time zone the runtime knows (a bogus one would only fail at the first schedule check). */
 export function isTimeZone(zone: string): boolean {

@@ -1,6 +1,7 @@
 // A time window opened and closed by two cron expressions in a named time zone (node-cron), read
 // against the engine's clock so it runs the same on a simulated day as on a real one.
-import { createTask, validate, type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { nodeCron } from './cron.js';
 
 const MINUTE = 60_000;
 const LOOK_BACK_MINUTES = 8 * 24 * 60; // far enough for weekly expressions
@@ -16,6 +17,7 @@ export class CronWindow {
     readonly end: string,
     readonly timezone: string,
   ) {
+    const { createTask, validate } = nodeCron();
     for (const expr of [start, end]) if (!validate(expr)) throw new Error(`'${expr}' is not a valid cron expression`);
     this.startTask = createTask(start, () => undefined, { timezone });
     this.endTask = createTask(end, () => undefined, { timezone });
