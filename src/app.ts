@@ -5,7 +5,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import { LogHub, type LogSink } from './core/logger.js';
 import { MqttConnection, type BrokerSettings } from './core/mqtt-connection.js';
 import { Secrets } from './core/secrets.js';
-import { Settings } from './core/settings.js';
+import { HaChanges } from './core/ha-changes.js';
 import { Store } from './core/store.js';
 import { fetchMqttService } from './core/supervisor.js';
 import { createAdapters, type ContextFor } from './adapters/index.js';
@@ -44,7 +44,7 @@ export class App {
   bridge!: Bridge;
   connection!: MqttConnection;
   store!: Store;
-  settings!: Settings;
+  haChanges!: HaChanges;
   adapters: Adapter[] = [];
   measurements!: Measurements;
   private http?: Got;
@@ -65,8 +65,8 @@ export class App {
     log.info(`energy2mqtt ${VERSION} starting`);
     this.store = new Store(this.config.dataDir, this.logs.child('store'));
     this.store.open();
-    this.settings = new Settings(this.store);
-    await this.settings.load();
+    this.haChanges = new HaChanges(this.store);
+    await this.haChanges.load();
 
     const broker = await this.resolveBroker();
     const base = options.base_topic;
@@ -88,7 +88,7 @@ export class App {
       discoveryDebounceMs: tuning?.discoveryDebounceMs,
     });
     await this.bridge.start();
-    declareBridgeDevice(this.bridge, this.logs, this.settings, VERSION);
+    declareBridgeDevice(this.bridge, this.logs, this.haChanges, VERSION);
     void this.connection.start();
 
     this.measurements = new Measurements({ clock, log: this.logs.child('measurements'), bridge: this.bridge });
@@ -118,7 +118,7 @@ export class App {
         options: automation,
         clock,
         log: this.logs.child('automation'),
-        settings: this.settings,
+        haChanges: this.haChanges,
         bridge: this.bridge,
         measurements: this.measurements,
       });
@@ -134,7 +134,7 @@ export class App {
       log: this.logs.child(module),
       clock: this.config.clock ?? systemClock,
       store: this.store,
-      settings: this.settings,
+      haChanges: this.haChanges,
       devices: {
         device: (info, owner) => this.bridge.device(info, owner),
         find: (id) => this.bridge.getDevice(id),
@@ -143,9 +143,9 @@ export class App {
       },
       secrets: this.secrets,
       measurements: this.measurements,
-      mqtt: (settings, name) => {
-        this.secrets.add(settings.password);
-        return new MqttClient(settings, name, this.logs.child(`${module} mqtt`));
+      mqtt: (broker, name) => {
+        this.secrets.add(broker.password);
+        return new MqttClient(broker, name, this.logs.child(`${module} mqtt`));
       },
       http: this.http,
     };

@@ -7,14 +7,14 @@ import type { Measurements } from '../measurements/service.js';
 import type { MqttClientFactory } from '../io/mqtt-client.js';
 import type { Got } from 'got';
 import type { Secrets } from '../core/secrets.js';
-import type { Settings } from '../core/settings.js';
+import type { HaChanges } from '../core/ha-changes.js';
 import type { Store } from '../core/store.js';
 
 export interface AdapterContext {
   log: Logger;
   clock: Clock;
   store: Store;
-  settings: Settings;
+  haChanges: HaChanges;
   /** Where devices and entities are declared; adapters never see the add-on's topics. */
   devices: DeviceRegistry;
   secrets: Secrets;

@@ -9,7 +9,7 @@ import type { Device } from '../core/device.js';
 import type { Entity } from '../core/device.js';
 import type { EntitySpec } from '../core/entity.js';
 import type { Logger } from '../core/logger.js';
-import type { Settings } from '../core/settings.js';
+import type { HaChanges } from '../core/ha-changes.js';
 import type { Measurement } from '../measurements/measurement.js';
 import type { Measurements } from '../measurements/service.js';
 import type { AutomationOptions, RuleOptions } from './options.js';
@@ -18,14 +18,14 @@ import type { Rule, RuleDecision } from './rule.js';
 import { SurplusFollowRule } from './rules/surplus-follow.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
-import { computeSurplus, type SurplusSettings } from './surplus.js';
+import { computeSurplus, type SurplusInputs } from './surplus.js';
 import { createLevelTarget, createTarget, type Target } from './targets.js';
 
 export interface EngineDeps {
   options: AutomationOptions;
   clock: Clock;
   log: Logger;
-  settings?: Settings;
+  haChanges?: HaChanges;
   /** Without a bridge (the what-if replay) there are no HA entities and no MQTT. */
   bridge?: Bridge;
   /** Where the rules' measurements come from; automation.sources are defined there already. */
@@ -44,7 +44,7 @@ export class Engine {
   readonly rules: Rule[] = [];
   readonly decisions = new Map<string, RuleDecision>();
   dryRun: boolean;
-  private surplusSettings?: SurplusSettings;
+  private surplusInputs?: SurplusInputs;
   private tick?: TimerHandle;
   private listeners = new Set<DecisionListener>();
   private entities = new Map<string, Record<string, Entity<EntitySpec>>>();
@@ -73,7 +73,7 @@ export class Engine {
     const o = this.deps.options;
     const grid = o.surplus?.grid ? this.sources.get(o.surplus.grid) : undefined;
     if (grid && o.surplus) {
-      this.surplusSettings = {
+      this.surplusInputs = {
         grid,
         gridPositiveIsImport: o.surplus.grid_positive_is_import,
         residualW: o.surplus.residual_w,
@@ -116,7 +116,7 @@ export class Engine {
     this.evaluating = true;
     try {
       const now = this.deps.clock.now();
-      const surplus = this.surplusSettings ? computeSurplus(this.surplusSettings) : ({ ok: false, why: 'no grid source is configured (automation.surplus.grid)' } as const);
+      const surplus = this.surplusInputs ? computeSurplus(this.surplusInputs) : ({ ok: false, why: 'no grid source is configured (automation.surplus.grid)' } as const);
       if (surplus.ok) this.surplusEntity?.update(Math.round(surplus.watts));
       else this.surplusEntity?.update(null);
       const ordered = this.rules.map((rule, index) => ({ rule, index })).sort((a, b) => a.rule.priority() - b.rule.priority() || a.index - b.index);
@@ -188,13 +188,13 @@ export class Engine {
 
   /** A value changed from HA wins over the options until the options value itself changes. */
   private restore(scope: string, key: string, fromOptions: unknown): unknown {
-    const saved = this.deps.settings?.get(scope, key, persisted, undefined as never);
+    const saved = this.deps.haChanges?.get(scope, key, persisted, undefined as never);
     if (saved && JSON.stringify(saved.base) === JSON.stringify(fromOptions)) return saved.value;
     return fromOptions;
   }
 
   private remember(scope: string, key: string, fromOptions: unknown, value: unknown): void {
-    void this.deps.settings?.set(scope, key, { value, base: fromOptions });
+    void this.deps.haChanges?.set(scope, key, { value, base: fromOptions });
   }
 
   private restoreRule(rule: Rule, o: RuleOptions): void {

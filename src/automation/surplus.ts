@@ -1,7 +1,7 @@
 // What surplus PV power is available, from the grid meter, the residual offset and the battery.
 import type { Measurement } from '../measurements/measurement.js';
 
-export interface SurplusSettings {
+export interface SurplusInputs {
   grid: Measurement;
   gridPositiveIsImport: boolean;
   /** W kept as export (positive) or allowed as import (negative). */
@@ -20,7 +20,7 @@ export type Surplus =
  * Surplus = export − residual, plus what the battery is charging with, unless the battery is
  * below its priority SoC: then its charging power is the battery's, not the loads'.
  */
-export function computeSurplus(s: SurplusSettings): Surplus {
+export function computeSurplus(s: SurplusInputs): Surplus {
   const grid = s.grid.value;
   if (grid === undefined) return { ok: false, why: s.grid.why() };
   const gridImportW = s.gridPositiveIsImport ? grid : -grid;

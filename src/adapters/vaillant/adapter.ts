@@ -150,12 +150,12 @@ export class VaillantAdapter implements Adapter {
       put(k('special_function'), zd.sensor({ key: 'special_function', name: 'Special function', icon: 'mdi:star-four-points-outline' }));
       put(k('quick_veto_end'), zd.sensor({ key: 'quick_veto_end', name: 'Quick veto end', deviceClass: 'timestamp' }));
       const settingSchema = z.number();
-      const vetoSetpoint = this.ctx.settings.get(this.scope, k('veto_setpoint'), settingSchema, 22);
-      const vetoHours = this.ctx.settings.get(this.scope, k('veto_duration'), settingSchema, 3);
+      const vetoSetpoint = this.ctx.haChanges.get(this.scope, k('veto_setpoint'), settingSchema, 22);
+      const vetoHours = this.ctx.haChanges.get(this.scope, k('veto_duration'), settingSchema, 3);
       put(k('veto_setpoint'), zd.number({ key: ZONE_KEYS.vetoSetpoint, name: 'Quick veto temperature', min: 5, max: 30, step: 0.5, unit: '°C', deviceClass: 'temperature', category: 'config',
-        command: async (v) => (await this.ctx.settings.set(this.scope, k('veto_setpoint'), v), v) }));
+        command: async (v) => (await this.ctx.haChanges.set(this.scope, k('veto_setpoint'), v), v) }));
       put(k('veto_duration'), zd.number({ key: ZONE_KEYS.vetoDuration, name: 'Quick veto duration', min: 0.5, max: 12, step: 0.5, unit: 'h', deviceClass: 'duration', category: 'config',
-        command: async (v) => (await this.ctx.settings.set(this.scope, k('veto_duration'), v), v) }));
+        command: async (v) => (await this.ctx.haChanges.set(this.scope, k('veto_duration'), v), v) }));
       system.entities.get(k('veto_setpoint'))!.update(vetoSetpoint);
       system.entities.get(k('veto_duration'))!.update(vetoHours);
       put(k('quick_veto'), zd.switch({ key: ZONE_KEYS.quickVeto, name: 'Quick veto', icon: 'mdi:thermometer-chevron-up',
@@ -178,7 +178,7 @@ export class VaillantAdapter implements Adapter {
             if (mode === 'MANUAL') {
               await this.command(system, k('desired_setpoint'), value, 'PATCH', `/systems/${system.id}/tli/zones/${zone.index}/manual-mode-setpoint`, { setpoint: value, type: 'HEATING' });
             } else {
-              await this.ctx.settings.set(this.scope, k('veto_setpoint'), value);
+              await this.ctx.haChanges.set(this.scope, k('veto_setpoint'), value);
               system.entities.get(k('veto_setpoint'))?.update(value);
               await this.quickVeto(system, zone.index, true);
             }

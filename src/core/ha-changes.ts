@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import type { Store } from './store.js';
 
+// The file keeps its first name, so what users changed before the rename is not lost.
 const FILE = 'settings';
 const shape = z.record(z.string(), z.record(z.string(), z.unknown()));
 
-export class Settings {
+export class HaChanges {
   private data: Record<string, Record<string, unknown>> = {};
 
   constructor(private readonly store: Store) {}
