@@ -68,6 +68,19 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
+/** When an on/off decision may change (the same fields for every rule type; heat pumps want longer). */
+function onOffTiming(d: { enableDelay: number; disableDelay: number; minOn: number; minOff: number; maxStarts: number }) {
+  return {
+    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
+    enable_delay: z.number().min(0).max(86_400).default(d.enableDelay),
+    disable_threshold_w: z.number().min(0).max(100_000).default(0),
+    disable_delay: z.number().min(0).max(86_400).default(d.disableDelay),
+    min_on: z.number().min(0).max(86_400).default(d.minOn),
+    min_off: z.number().min(0).max(86_400).default(d.minOff),
+    max_starts_per_hour: z.number().int().min(0).max(60).default(d.maxStarts),
+  };
+}
+
 export const surplusSwitchOptions = z
   .object({
     type: z.literal('surplus_switch'),
@@ -77,13 +90,7 @@ export const surplusSwitchOptions = z
     priority: z.number().int().min(1).max(99).default(1),
     power_w: z.number().min(1).max(100_000),
     target: targetOptions,
-    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
-    enable_delay: z.number().min(0).max(86_400).default(60),
-    disable_threshold_w: z.number().min(0).max(100_000).default(0),
-    disable_delay: z.number().min(0).max(86_400).default(180),
-    min_on: z.number().min(0).max(86_400).default(0),
-    min_off: z.number().min(0).max(86_400).default(0),
-    max_starts_per_hour: z.number().int().min(0).max(60).default(0),
+    ...onOffTiming({ enableDelay: 60, disableDelay: 180, minOn: 0, minOff: 0, maxStarts: 0 }),
     /** Only in this window (cron expressions in automation.timezone); outside it the load is off. */
     schedule_start: cron.optional(),
     schedule_end: cron.optional(),
@@ -116,14 +123,8 @@ export const vaillantPvOptions = z
     veto_offset: z.number().min(0).max(10).default(2),
     /** Quick veto length (minutes). */
     veto_duration: z.number().int().min(10).max(720).default(30),
-    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
-    enable_delay: z.number().min(0).max(86_400).default(120),
-    disable_threshold_w: z.number().min(0).max(100_000).default(0),
-    disable_delay: z.number().min(0).max(86_400).default(300),
     // Heat pumps want long runs: 20 minutes on and off, three starts an hour at most.
-    min_on: z.number().min(0).max(86_400).default(1200),
-    min_off: z.number().min(0).max(86_400).default(1200),
-    max_starts_per_hour: z.number().int().min(0).max(60).default(3),
+    ...onOffTiming({ enableDelay: 120, disableDelay: 300, minOn: 1200, minOff: 1200, maxStarts: 3 }),
     // The add-on editor wants every rule's nested blocks present; a vaillant_pv rule has no target.
     target: z.unknown().optional(),
   })
@@ -161,13 +162,7 @@ export const surplusFollowOptions = z
     rate_limit_w_per_s: z.number().min(1).max(1_000_000).default(200),
     /** Seconds between two changes, so the meter shows one before the next. */
     interval: z.number().min(0).max(3600).default(10),
-    enable_threshold_w: z.number().min(-100_000).max(100_000).default(0),
-    enable_delay: z.number().min(0).max(86_400).default(60),
-    disable_threshold_w: z.number().min(0).max(100_000).default(0),
-    disable_delay: z.number().min(0).max(86_400).default(180),
-    min_on: z.number().min(0).max(86_400).default(0),
-    min_off: z.number().min(0).max(86_400).default(0),
-    max_starts_per_hour: z.number().int().min(0).max(60).default(0),
+    ...onOffTiming({ enableDelay: 60, disableDelay: 180, minOn: 0, minOff: 0, maxStarts: 0 }),
   })
   .strict()
   .refine((r) => r.min < r.max, { message: 'must be below max', path: ['min'] })

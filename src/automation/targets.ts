@@ -75,16 +75,27 @@ export function createTarget(options: TargetOptions, deps: TargetDeps): Target {
     };
   }
   const mqtt = options.mqtt!;
+  return mqttLoad(
+    { commandTopic: mqtt.command_topic!, stateTopic: mqtt.state_topic },
+    deps,
+    (payload) => (payload === mqtt.payload_on ? true : payload === mqtt.payload_off ? false : undefined),
+    (on) => (on ? mqtt.payload_on : mqtt.payload_off),
+  );
+}
+
+/**
+ * A load on MQTT: commands on its command topic, its state (if it reports one) followed on its
+ * state topic and read as the target's kind.
+ */
+function mqttLoad<T>(topics: { commandTopic: string; stateTopic?: string }, deps: TargetDeps, read: (payload: string | undefined) => T | undefined, payload: (value: T) => string) {
   const publish = deps.publish;
-  if (!publish) throw new Error(`target ${mqtt.command_topic} needs MQTT`);
-  const latest = mqtt.state_topic && deps.follow ? deps.follow(mqtt.state_topic) : undefined;
+  if (!publish) throw new Error(`target ${topics.commandTopic} needs MQTT`);
+  const latest = topics.stateTopic && deps.follow ? deps.follow(topics.stateTopic) : undefined;
   return {
-    describe: mqtt.command_topic!,
-    current: () => {
-      const payload = latest?.();
-      return payload === mqtt.payload_on ? true : payload === mqtt.payload_off ? false : undefined;
-    },
-    set: (on) => publish(mqtt.command_topic!, on ? mqtt.payload_on : mqtt.payload_off),
+    describe: topics.commandTopic,
+    current: (): T | undefined => read(latest?.()),
+    // Not async: the message is on the socket when this returns (a fail-safe relies on it).
+    set: (value: T): Promise<void> => publish(topics.commandTopic, payload(value)),
   };
 }
 
@@ -128,16 +139,13 @@ export function createLevelTarget(options: LevelTargetOptions, deps: TargetDeps)
     };
   }
   const mqtt = options.mqtt!;
-  const publish = deps.publish;
-  if (!publish) throw new Error(`target ${mqtt.command_topic} needs MQTT`);
-  const latest = mqtt.state_topic && deps.follow ? deps.follow(mqtt.state_topic) : undefined;
-  return {
-    describe: mqtt.command_topic!,
-    current: () => {
-      const payload = latest?.();
+  return mqttLoad(
+    { commandTopic: mqtt.command_topic!, stateTopic: mqtt.state_topic },
+    deps,
+    (payload) => {
       const n = payload === undefined || payload.trim() === '' ? Number.NaN : Number(payload);
       return Number.isFinite(n) ? n : undefined;
     },
-    set: (level) => publish(mqtt.command_topic!, String(level)),
-  };
+    (level) => String(level),
+  );
 }

@@ -70,16 +70,10 @@ export class TopicRouter {
   }
 }
 
-export interface MqttClientSettings {
-  host: string;
+/** The broker's settings as the bridge's own connection takes them; port and client id have defaults. */
+export interface MqttClientSettings extends Omit<BrokerSettings, 'port' | 'clientId'> {
+  /** Default: 1883, or 8883 with TLS. */
   port?: number;
-  username?: string;
-  password?: string;
-  tls?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  rejectUnauthorized?: boolean;
   /** Default: energy2mqtt_<name>_<random>, so two add-ons never share one. */
   clientId?: string;
   keepaliveS?: number;
@@ -91,20 +85,14 @@ export class MqttClient {
   private readonly router = new TopicRouter();
 
   constructor(settings: MqttClientSettings, name: string, log: Logger) {
+    const { keepaliveS, ...rest } = settings;
     const broker: BrokerSettings = {
-      host: settings.host,
+      ...rest,
       port: settings.port ?? (settings.tls ? 8883 : 1883),
-      username: settings.username,
-      password: settings.password,
-      tls: settings.tls,
-      ca: settings.ca,
-      cert: settings.cert,
-      key: settings.key,
-      rejectUnauthorized: settings.rejectUnauthorized,
       clientId: settings.clientId ?? `energy2mqtt_${name.replace(/[^a-zA-Z0-9_-]/g, '_')}_${Math.random().toString(16).slice(2, 8)}`,
     };
     // A clean session: what was missed while away is read again from the device's own state.
-    this.connection = new MqttConnection({ broker, clean: true, keepaliveS: settings.keepaliveS }, log);
+    this.connection = new MqttConnection({ broker, clean: true, keepaliveS }, log);
     this.connection.on('connect', () => void this.connection.subscribe(this.router.filters, 1).catch(() => undefined));
     this.connection.on('message', (msg) => this.router.dispatch(msg.topic, msg.payload.toString('utf8'), msg.retain));
   }
