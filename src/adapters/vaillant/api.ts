@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger.js';
 import { http } from '../../io/http.js';
 import type { VaillantSession } from './auth.js';
 
-export const API_URL = 'https://api.vaillant-group.com/service-connected-control/end-user-app-api/v1';
+export { API_URL } from './api-url.js';
 const HOUR = 3_600_000;
 const HEADERS = {
   'x-app-identifier': 'VAILLANT',

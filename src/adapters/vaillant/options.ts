@@ -1,6 +1,6 @@
 // The `vaillant` options: one entry per myVaillant account.
 import { z } from 'zod';
-import { API_URL } from './api.js';
+import { API_URL } from './api-url.js';
 
 export const vaillantAccountOptions = z
   .object({
