@@ -43,6 +43,8 @@ type Events = {
   connect: [sessionPresent: boolean];
   disconnect: [];
   message: [MqttMessage];
+  /** Why a connection attempt failed. */
+  problem: [reason: string];
 };
 
 const CONNACK_REASONS: Record<number, string> = {
@@ -118,6 +120,7 @@ export class MqttConnection extends EventEmitter<Events> {
       } else if (!attemptFailed && !this.stopping) {
         // No error and no CONNACK: the broker hung up on us (a protocol or client id problem).
         this.log.warn('the MQTT broker closed the connection before accepting it');
+        this.emit('problem', 'the broker closed the connection before accepting it');
       }
       attemptFailed = false;
       this.scheduleReconnect();
@@ -126,6 +129,7 @@ export class MqttConnection extends EventEmitter<Events> {
       attemptFailed = true;
       const reason = typeof err.code === 'number' ? CONNACK_REASONS[err.code] : undefined;
       this.log.warn(`MQTT: ${reason ?? err.message}`);
+      this.emit('problem', reason ?? err.message);
     });
     client.on('message', (topic, payload, packet) => this.emit('message', { topic, payload, retain: packet.retain }));
     return firstConnect;

@@ -106,8 +106,12 @@ export class MqttClient {
     return this.connection.start();
   }
 
-  on(event: 'connect' | 'disconnect', listener: () => void): void {
-    this.connection.on(event, listener);
+  on(event: 'connect' | 'disconnect', listener: () => void): void;
+  /** Why a connection attempt failed (refused, not authorized, a TLS error). */
+  on(event: 'problem', listener: (reason: string) => void): void;
+  on(event: 'connect' | 'disconnect' | 'problem', listener: (reason: string) => void): void {
+    if (event === 'problem') this.connection.on('problem', listener);
+    else this.connection.on(event, () => listener(''));
   }
 
   /** Follows a filter (wildcards allowed), again after every reconnect; returns the way to stop. */

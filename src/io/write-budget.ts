@@ -12,6 +12,15 @@ export interface WriteLimits {
   perDay: number;
 }
 
+/** How refusals name the writes, what the limit protects and the option that sets it. */
+export interface BudgetWording {
+  writes: string;
+  protects: string;
+  option: string;
+}
+
+const REGISTER_WRITES: BudgetWording = { writes: 'register writes', protects: "the inverter's EEPROM", option: 'daily_write_budget' };
+
 /** The share of the daily budget at which the user is warned. */
 export const WARN_SHARE = 0.8;
 const MINUTE = 60_000;
@@ -29,6 +38,7 @@ export class WriteBudget {
   constructor(
     private readonly clock: Clock,
     public limits: WriteLimits,
+    private readonly wording: BudgetWording = REGISTER_WRITES,
   ) {
     this.today = { day: localDay(clock.now()), used: 0 };
   }
@@ -46,15 +56,16 @@ export class WriteBudget {
   refusal(count = 1): string | undefined {
     const now = this.clock.now();
     this.rollOver(now);
+    const { writes, protects, option } = this.wording;
     if (this.today.used + count > this.limits.perDay) {
       const left = Math.max(0, this.limits.perDay - this.today.used);
       return left === 0
-        ? `today's budget of ${this.limits.perDay} register writes is spent; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`
-        : `this needs ${count} register writes and only ${left} of today's ${this.limits.perDay} are left; refused to protect the inverter's EEPROM until midnight (daily_write_budget)`;
+        ? `today's budget of ${this.limits.perDay} ${writes} is spent; refused to protect ${protects} until midnight (${option})`
+        : `this needs ${count} ${writes} and only ${left} of today's ${this.limits.perDay} are left; refused to protect ${protects} until midnight (${option})`;
     }
     this.recent = this.recent.filter((t) => now - t < MINUTE && t <= now);
     if (this.recent.length + count > this.limits.perMinute) {
-      return `more than ${this.limits.perMinute} register writes in a minute; refused to protect the inverter's EEPROM`;
+      return `more than ${this.limits.perMinute} ${writes} in a minute; refused to protect ${protects}`;
     }
     return undefined;
   }
