@@ -12,6 +12,9 @@ import { createAdapters, type ContextFor } from './adapters/index.js';
 import { Measurements, homeAssistantAccess } from './measurements/service.js';
 import { MqttClient } from './io/mqtt-client.js';
 import type { Got } from 'got';
+import type { Notifier } from './notify/notifier.js';
+import type { Notice } from './notify/messages.js';
+import type { TempoAdapter } from './adapters/tempo/adapter.js';
 import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
 import type { Adapter, AdapterContext } from './adapters/adapter.js';
@@ -48,6 +51,7 @@ export class App {
   adapters: Adapter[] = [];
   measurements!: Measurements;
   private http?: Got;
+  notifier?: Notifier;
   engine?: Engine;
   private failedSafe = false;
   private stopped = false;
@@ -101,8 +105,9 @@ export class App {
 
     const contextFor: ContextFor = (module) => this.contextFor(module);
     // The HTTP client (got) is loaded only for a family that talks to a cloud.
-    if (options.vaillant.length) this.http = (await import('./io/http.js')).http;
-    this.adapters = [...(await createAdapters(options, contextFor)), ...(this.config.extraAdapters?.(contextFor) ?? [])];
+    if (options.vaillant.length || options.tempo || options.notifications) this.http = (await import('./io/http.js')).http;
+    const notify = await this.startNotifier(clock);
+    this.adapters = [...(await createAdapters(options, contextFor, notify)), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {
       try {
         await adapter.start();
@@ -121,11 +126,22 @@ export class App {
         haChanges: this.haChanges,
         bridge: this.bridge,
         measurements: this.measurements,
+        tempo: this.adapters.find((a): a is TempoAdapter => a.id === 'tempo' && 'colourOf' in a),
+        notify,
       });
       await this.engine.start();
     }
     const owners = ['bridge', ...this.adapters.map((a) => a.id), ...(this.engine ? ['automation'] : [])];
     await this.bridge.settle(owners);
+  }
+
+  /** Notifications (Prowl, HA notify services) when configured: how the Tempo family tells the user. */
+  private async startNotifier(clock: Clock): Promise<((notice: Notice) => void) | undefined> {
+    const options = this.config.options.notifications;
+    if (!options || (options.prowl_api_key === undefined && options.ha_services.length === 0)) return undefined;
+    const { Notifier } = await import('./notify/notifier.js');
+    this.notifier = new Notifier({ options, http: this.http!, log: this.logs.child('notifications'), secrets: this.secrets, supervisorToken: this.config.supervisorToken, clock });
+    return (notice) => this.notifier?.notify(notice);
   }
 
   /** What an adapter gets (after start() has made the services): see AdapterContext. */
@@ -209,6 +225,7 @@ export class App {
         this.logs.root.error(`${adapter.id} did not stop cleanly: ${(err as Error).message}`);
       }
     }
+    await this.notifier?.stop();
     await this.measurements?.stop();
     await this.bridge?.stop();
     await this.connection?.stop({ topic: `${this.config.options.base_topic}/bridge/state`, payload: 'offline' });

@@ -8,6 +8,9 @@ import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
 import { vaillantAccountOptions } from './adapters/vaillant/options.js';
+import { victronGxOptions } from './adapters/victron/options.js';
+import { tempoOptions } from './adapters/tempo/options.js';
+import { notificationOptions } from './notify/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
 
@@ -85,6 +88,9 @@ export const optionsSchema = z
     givenergy: z.array(givenergyInverterOptions).default([]),
     givenergy_rest: givenergyRestOptions.optional(),
     vaillant: z.array(vaillantAccountOptions).default([]),
+    victron: z.array(victronGxOptions).default([]),
+    tempo: tempoOptions.optional(),
+    notifications: notificationOptions.optional(),
     automation: automationOptions.optional(),
   })
   .strict()
@@ -93,6 +99,14 @@ export const optionsSchema = z
     // The same device twice would be polled twice and get every register written twice.
     noDuplicates(o.givenergy.map((g) => `${g.host.toLowerCase()}:${g.port}`), ['givenergy'], 'host', 'the same dongle (host and port) as', ctx);
     noDuplicates(o.vaillant.map((v) => v.username.toLowerCase()), ['vaillant'], 'username', 'the same account as', ctx);
+    noDuplicates(o.victron.map((v) => `${v.host.toLowerCase()}:${v.port ?? (v.tls ? 8883 : 1883)}`), ['victron'], 'host', 'the same GX broker (host and port) as', ctx);
+    // A tempo_ess rule needs the colours, and a GX to steer.
+    o.automation?.rules.forEach((rule, i) => {
+      if (rule.type !== 'tempo_ess') return;
+      if (!o.tempo) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'type'], message: 'needs the tempo options (where the colours come from)' });
+      if (!o.victron.length) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'type'], message: 'needs a GX in the victron options' });
+      else if (!rule.victron && o.victron.length > 1) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'victron'], message: 'names the GX (its portal id) when there are several' });
+    });
   });
 
 function noDuplicates(keys: string[], path: string[], field: string, what: string, ctx: z.RefinementCtx): void {

@@ -3,10 +3,11 @@
 // the HTTP client, 20 MB of memory), which a home without that device should not carry.
 import type { Options } from '../options.js';
 import type { Adapter, AdapterContext } from './adapter.js';
+import type { Notice } from '../notify/messages.js';
 
 export type ContextFor = (module: string) => AdapterContext;
 
-export async function createAdapters(options: Options, contextFor: ContextFor): Promise<Adapter[]> {
+export async function createAdapters(options: Options, contextFor: ContextFor, notify?: (notice: Notice) => void): Promise<Adapter[]> {
   const adapters: Adapter[] = [];
   if (options.givenergy.length) {
     const { GivEnergyAdapter } = await import('./givenergy/adapter.js');
@@ -21,6 +22,14 @@ export async function createAdapters(options: Options, contextFor: ContextFor): 
   if (options.vaillant.length) {
     const { VaillantAdapter } = await import('./vaillant/adapter.js');
     adapters.push(...options.vaillant.map((o) => new VaillantAdapter(o, contextFor(`vaillant ${o.username}`))));
+  }
+  if (options.victron.length) {
+    const { VictronAdapter } = await import('./victron/adapter.js');
+    adapters.push(...options.victron.map((o) => new VictronAdapter(o, contextFor(`victron ${o.host}`))));
+  }
+  if (options.tempo) {
+    const { TempoAdapter } = await import('./tempo/adapter.js');
+    adapters.push(new TempoAdapter(options.tempo, contextFor('tempo'), { notify }));
   }
   return adapters;
 }

@@ -18,6 +18,9 @@ import type { Rule, RuleDecision } from './rule.js';
 import { SurplusFollowRule } from './rules/surplus-follow.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
+import { TEMPO_MEMORY_SCOPE, TempoEssRule, type TempoColours } from './rules/tempo-ess.js';
+import { tempoEssOptions } from './options.js';
+import type { Notice } from '../notify/messages.js';
 import { computeSurplus, type SurplusInputs } from './surplus.js';
 import { createLevelTarget, createTarget, type Target } from './targets.js';
 
@@ -33,6 +36,10 @@ export interface EngineDeps {
   /** Replaces every rule's target (the replay records instead of switching). */
   targetFor?: (rule: { name: string }) => Target;
   tickMs?: number;
+  /** The Tempo colours, when the Tempo family is configured (tempo_ess rules read them). */
+  tempo?: TempoColours;
+  /** Sends a notification (Prowl, HA notify), when notifications are configured. */
+  notify?: (notice: Notice) => void;
 }
 
 export type DecisionListener = (rule: Rule, decision: RuleDecision, changed: boolean) => void;
@@ -42,6 +49,8 @@ const persisted = z.object({ value: z.unknown(), base: z.unknown() });
 
 export class Engine {
   readonly rules: Rule[] = [];
+  /** Removed tempo_ess rules still holding the user's GX values. */
+  private readonly orphans: TempoEssRule[] = [];
   readonly decisions = new Map<string, RuleDecision>();
   dryRun: boolean;
   private surplusInputs?: SurplusInputs;
@@ -89,6 +98,7 @@ export class Engine {
       rule.adopt?.(this.deps.clock.now());
       this.rules.push(rule);
     }
+    this.adoptOrphans(ctx);
     this.dryRun = this.restore('automation', 'dry_run', o.dry_run) as boolean;
     for (const rule of this.rules) this.restoreRule(rule, o.rules.find((r) => rule.name === r.name)!);
     if (this.deps.bridge) this.declareEntities(this.deps.bridge);
@@ -97,6 +107,21 @@ export class Engine {
     if (this.deps.tickMs !== 0) this.tick = this.deps.clock.setInterval(() => this.evaluate(), this.deps.tickMs ?? 1000);
     this.evaluate();
     this.deps.log.info(`automation: ${this.rules.length} rule(s), ${this.sources.size} source(s)${this.dryRun ? ', dry run' : ''}`);
+  }
+
+  /**
+   * tempo_ess rules that were removed from the options but had changed the GX: each gives the
+   * user's values back once the GX answers, then forgets them.
+   */
+  private adoptOrphans(ctx: ConstructorParameters<typeof TempoEssRule>[2]): void {
+    const { bridge, haChanges } = this.deps;
+    if (!bridge || !haChanges) return;
+    const configured = new Set(this.rules.map((r) => r.slug));
+    for (const slug of haChanges.keys(TEMPO_MEMORY_SCOPE)) {
+      if (configured.has(slug)) continue;
+      const options = tempoEssOptions.parse({ type: 'tempo_ess', name: slug, enabled: false });
+      this.orphans.push(new TempoEssRule(options, { bridge, haChanges, notify: this.deps.notify }, ctx));
+    }
   }
 
   /** Sets several sources at once, then evaluates once. */
@@ -119,6 +144,7 @@ export class Engine {
       const surplus = this.surplusInputs ? computeSurplus(this.surplusInputs) : ({ ok: false, why: 'no grid source is configured (automation.surplus.grid)' } as const);
       if (surplus.ok) this.surplusEntity?.update(Math.round(surplus.watts));
       else this.surplusEntity?.update(null);
+      for (const orphan of this.orphans) orphan.giveBackWhenPossible();
       const ordered = this.rules.map((rule, index) => ({ rule, index })).sort((a, b) => a.rule.priority() - b.rule.priority() || a.index - b.index);
       let reserved = 0;
       ordered.forEach(({ rule }, i) => {
@@ -163,6 +189,9 @@ export class Engine {
       case 'vaillant_pv':
         if (!this.deps.bridge) throw new Error(`rule '${r.name}': vaillant_pv rules cannot be replayed yet (they read the heat pump's state)`);
         return new VaillantPvRule(r, this.deps.bridge, ctx, this.deps.measurements);
+      case 'tempo_ess':
+        if (!this.deps.bridge) throw new Error(`rule '${r.name}': tempo_ess rules cannot be replayed (they follow the Tempo calendar and the GX)`);
+        return new TempoEssRule(r, { bridge: this.deps.bridge, tempo: this.deps.tempo, haChanges: this.deps.haChanges, notify: this.deps.notify }, ctx);
     }
   }
 
@@ -225,6 +254,7 @@ export class Engine {
       const scope = `rule_${rule.slug}`;
       const device = bridge.device({ id: `rule_${rule.slug}`, name: rule.name, manufacturer: 'energy2mqtt', model: `${rule.model} rule` }, 'automation');
       this.declareRuleControls(device, rule, ruleOptions, scope);
+      rule.declareEntities?.(device);
       this.entities.set(rule.slug, {
         state: device.sensor({ key: 'state', name: 'State', deviceClass: 'enum', options: STATES, icon: 'mdi:state-machine' }),
         reason: device.sensor({ key: 'reason', name: 'Reason', icon: 'mdi:comment-question-outline' }),
@@ -300,7 +330,8 @@ export class Engine {
 
   async stop(): Promise<void> {
     this.tick?.cancel();
-    for (const rule of this.rules) await rule.release();
+    for (const rule of this.rules) await (rule.shutdown ? rule.shutdown() : rule.release());
+    for (const orphan of this.orphans) await orphan.settled();
     for (const rule of this.rules) rule.dispose?.();
   }
 }

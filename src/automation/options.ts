@@ -168,7 +168,49 @@ export const surplusFollowOptions = z
   .refine((r) => r.min < r.max, { message: 'must be below max', path: ['min'] })
   .refine((r) => r.off_level <= r.min || r.switch_target !== undefined, { message: 'must not be above min (it switches the load off)', path: ['off_level'] });
 
-export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions, surplusFollowOptions]);
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const colourPlan = (min_soc: number, battery_life: boolean, charge_soc: number) =>
+  z
+    .object({
+      /** Minimum SoC for the day (%), applied at apply_time the evening before. */
+      min_soc: z.number().int().min(0).max(100).default(min_soc),
+      /** BatteryLife on (Optimized with BatteryLife) or off (Optimized without BatteryLife). */
+      battery_life: z.boolean().default(battery_life),
+      /** The charge schedule's target SoC for the night before (%), set at plan_time. */
+      charge_soc: z.number().int().min(0).max(100).default(charge_soc),
+    })
+    .strict()
+    .default({ min_soc, battery_life, charge_soc });
+
+/**
+ * A Victron ESS driven by the EDF Tempo colour (the tempo-ess seed made safe). Defaults are the
+ * seed's: blue 30 % / BatteryLife on / charge to 80 %, white 30 / on / 90, red 25 / off / 98.
+ */
+export const tempoEssOptions = z
+  .object({
+    type: z.literal('tempo_ess'),
+    name: z.string().min(1).max(60),
+    enabled: z.boolean().default(true),
+    /** auto: plan and apply at their times; manual: show the plan, apply it from the button. */
+    mode: z.enum(['auto', 'manual']).default('auto'),
+    priority: z.number().int().min(1).max(99).default(1),
+    /** The GX's portal id (optional with one GX). */
+    victron: z.string().regex(/^[a-zA-Z0-9]{4,32}$/).optional(),
+    /** The charge schedule the plan sets, numbered as in the GX's menu (Schedule 1 to 5). */
+    schedule: z.number().int().min(1).max(5).default(1),
+    /** When tomorrow's colour is turned into the schedule's target SoC (Europe/Paris). */
+    plan_time: z.string().regex(HH_MM, 'use HH:MM').default('20:05'),
+    /** When min SoC and BatteryLife for the coming day are applied: the start of off-peak hours. */
+    apply_time: z.string().regex(HH_MM, 'use HH:MM').default('22:00'),
+    blue: colourPlan(30, true, 80),
+    white: colourPlan(30, true, 90),
+    red: colourPlan(25, false, 98),
+    target: z.unknown().optional(),
+  })
+  .strict()
+  .refine((r) => r.plan_time <= r.apply_time && r.apply_time >= '12:00', { message: 'must be after plan_time and in the evening (the plan is for the coming day, from 06:00)', path: ['apply_time'] });
+
+export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions, surplusFollowOptions, tempoEssOptions]);
 
 export const automationOptions = z
   .object({
@@ -201,7 +243,7 @@ export const automationOptions = z
     need(a.surplus?.grid, ['surplus', 'grid']);
     need(a.surplus?.battery_soc, ['surplus', 'battery_soc']);
     need(a.surplus?.battery_power, ['surplus', 'battery_power']);
-    if (a.rules.length && !a.surplus?.grid) ctx.addIssue({ code: 'custom', path: ['surplus', 'grid'], message: 'rules need a grid source' });
+    if (a.rules.some((r) => r.type !== 'tempo_ess') && !a.surplus?.grid) ctx.addIssue({ code: 'custom', path: ['surplus', 'grid'], message: 'rules need a grid source' });
     const slugs = new Set<string>();
     a.rules.forEach((r, i) => {
       const slug = slugOf(r.name);
@@ -219,6 +261,7 @@ export function usesHomeAssistant(o: AutomationOptions): boolean {
 export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
 export type SurplusFollowOptions = z.infer<typeof surplusFollowOptions>;
 export type VaillantPvOptions = z.infer<typeof vaillantPvOptions>;
+export type TempoEssOptions = z.infer<typeof tempoEssOptions>;
 export type RuleOptions = z.infer<typeof ruleOptions>;
 export type { SourceOptions } from '../measurements/options.js';
 export type TargetOptions = z.infer<typeof targetOptions>;

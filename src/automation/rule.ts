@@ -5,6 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import { OnOffController, type OnOffSettings } from './controllers/on-off.js';
 import type { Logger } from '../core/logger.js';
+import type { Device } from '../core/device.js';
 
 export interface RuleInput {
   now: number;
@@ -60,12 +61,19 @@ export interface Rule {
   /** Gives control back: restores what the load was before the rule took it. */
   release(): Promise<void>;
   /**
+   * When the add-on stops: finishes what is under way. Without it, stopping releases (a load
+   * switched by surplus is given back); a rule whose settings must outlast a restart has it.
+   */
+  shutdown?(): Promise<void>;
+  /**
    * On a crash or a signal, synchronously: puts what the rule switched in its safe state, and
    * switches nothing afterwards. Safe to call twice.
    */
   failSafe(): void;
   /** Switching still under way (the engine waits for it on stop and in tests). */
   settled(): Promise<unknown>;
+  /** Entities of its own besides the engine's (a plan, a button), on the rule's device. */
+  declareEntities?(device: Device): void;
   /** Takes over the state the load is in at start (optional). */
   adopt?(now: number): void;
   dispose?(): void;

@@ -21,6 +21,11 @@ export class HaChanges {
     return parsed.success ? parsed.data : fallback;
   }
 
+  /** The keys kept in a scope. */
+  keys(scope: string): string[] {
+    return Object.keys(this.data[scope] ?? {});
+  }
+
   set(scope: string, key: string, value: unknown): Promise<void> {
     (this.data[scope] ??= {})[key] = value;
     return this.store.write(FILE, this.data);

@@ -2,7 +2,7 @@
 // Every log line passes through scrub(); in MQTT only free text does (text states, events that
 // echo a payload), so a secret that is also a word cannot rewrite discovery or a select's state.
 
-const SECRET_KEYS = /^(password|pass|passwd|token|access_token|refresh_token|api_key|apikey|secret|client_secret)$/i;
+const SECRET_KEYS = /^(password|pass|passwd|token|access_token|refresh_token|api_key|apikey|secret|client_secret|[a-z]+_(client_secret|api_key|token|password))$/i;
 const MASK = '***';
 
 export class Secrets {
