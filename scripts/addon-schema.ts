@@ -6,7 +6,7 @@ import { parseDocument } from 'yaml';
 import { optionsSchema } from '../src/options.js';
 
 type Json = Record<string, any>;
-const SECRET = /^(password|token|api_key)$/;
+const SECRET = /^(password|token|api_key)$|_(secret|token|api_key)$/;
 
 function typeOf(key: string, s: Json): string {
   if (s.enum) return `list(${(s.enum as string[]).join('|')})`;
@@ -46,7 +46,8 @@ function mergeVariants(s: Json): Json {
       const seen = properties[key] as Json | undefined;
       const values = (p: Json | undefined) => (p?.const !== undefined ? [p.const] : (p?.enum as unknown[] | undefined));
       if (seen && values(seen) && values(prop)) properties[key] = { enum: [...new Set([...values(seen)!, ...values(prop)!])] };
-      else properties[key] ??= prop;
+      // A block another rule type merely tolerates (z.unknown()) gives way to its real shape.
+      else if (!seen || (seen.type === undefined && prop.type !== undefined)) properties[key] = prop;
     }
   }
   const required = (variants[0]!.required as string[] ?? []).filter((k) => variants.every((v) => (v.required as string[] ?? []).includes(k)));

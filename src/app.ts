@@ -105,7 +105,8 @@ export class App {
 
     const contextFor: ContextFor = (module) => this.contextFor(module);
     // The HTTP client (got) is loaded only for a family that talks to a cloud.
-    if (options.vaillant.length || options.tempo || options.notifications) this.http = (await import('./io/http.js')).http;
+    const notifies = Boolean(options.notifications && (options.notifications.prowl_api_key !== undefined || options.notifications.ha_services.length));
+    if (options.vaillant.length || options.tempo?.enabled || notifies) this.http = (await import('./io/http.js')).http;
     const notify = await this.startNotifier(clock);
     this.adapters = [...(await createAdapters(options, contextFor, notify)), ...(this.config.extraAdapters?.(contextFor) ?? [])];
     for (const adapter of this.adapters) {

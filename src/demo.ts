@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { parseOptions } from './options.js';
-import { startDemoSimulators } from './simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_TEMPO_RULE, startDemoSimulators } from './simulators/index.js';
+import { victronDeviceId } from './adapters/victron/ids.js';
+import { slugOf } from './automation/options.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '1883' }, data: { type: 'string' } } });
@@ -31,11 +33,15 @@ async function main(): Promise<void> {
     [
       '',
       `energy2mqtt demo: embedded MQTT broker on 127.0.0.1:${port}, data in ${dataDir}`,
-      `Simulators: ${simulators.names.length ? simulators.names.join(', ') : 'none yet'}`,
+      'Simulators:',
+      ...simulators.names.map((name) => `  - ${name}`),
       'Watch what Home Assistant would see:',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/#' -t 'homeassistant/#'`,
       'Watch the automation decide (a sunny day every 4 minutes):',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/rule_demo_boiler/#' -t demo/boiler/set`,
+      'Watch the Tempo colours and the Tempo ESS rule plan the GX\'s night (schedule at 20:05, min SoC and BatteryLife at 22:00, Paris time):',
+      `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/tempo/#' -t 'energy2mqtt/rule_${slugOf(DEMO_TEMPO_RULE)}/#' -t 'energy2mqtt/${victronDeviceId(DEMO_GX_PORTAL_ID)}/#'`,
+      'Notifications (tomorrow\'s colour, the plan applied) go to the simulated Prowl and are printed here.',
       "The simulated GivEnergy inverter answers GivTCP's REST API too (this run's token):",
       `  curl -H 'Authorization: Bearer ${options.givenergy_rest?.token ?? ''}' http://127.0.0.1:6345/getCache`,
       'Send a command, e.g. change the log level:',
@@ -45,10 +51,18 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
+  // What a phone with Prowl would show.
+  let shown = 0;
+  const notifications = setInterval(() => {
+    for (const n of simulators.prowl.received.slice(shown)) process.stdout.write(`Prowl notification: ${n.event}: ${n.description}\n`);
+    shown = simulators.prowl.received.length;
+  }, 1000);
+
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    clearInterval(notifications);
     await app.stop();
     await simulators.stop();
     await broker.close();

@@ -103,7 +103,7 @@ export const optionsSchema = z
     // A tempo_ess rule needs the colours, and a GX to steer.
     o.automation?.rules.forEach((rule, i) => {
       if (rule.type !== 'tempo_ess') return;
-      if (!o.tempo) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'type'], message: 'needs the tempo options (where the colours come from)' });
+      if (!o.tempo?.enabled) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'type'], message: 'needs tempo.enabled (where the colours come from)' });
       if (!o.victron.length) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'type'], message: 'needs a GX in the victron options' });
       else if (!rule.victron && o.victron.length > 1) ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'victron'], message: 'names the GX (its portal id) when there are several' });
     });

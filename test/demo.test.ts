@@ -5,9 +5,19 @@ import { spawn } from 'node:child_process';
 import { freePort } from './helpers/broker.js';
 import { Recorder, eventually, sleep } from './helpers/mqtt-client.js';
 import { deviceDiscoveryProblems } from '../src/core/ha-acceptance.js';
+import { DEMO_GX_PORTAL_ID, DEMO_TEMPO_RULE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
+import { victronDeviceId } from '../src/adapters/victron/ids.js';
+import { slugOf } from '../src/automation/options.js';
+import { calendarProblem, nextDate, parisParts, tempoDayAt } from '../src/adapters/tempo/calendar.js';
+
+const GX = victronDeviceId(DEMO_GX_PORTAL_ID);
+const TEMPO_RULE = `rule_${slugOf(DEMO_TEMPO_RULE)}`;
+/** The colour the demo gives a Tempo day (the calendar is built around the day the demo starts). */
+const demoColour = (startedAt: number, date: string) => demoTempoCalendar(tempoDayAt(startedAt))[date] ?? 'blue';
 
 test('the demo runs an embedded broker with the bridge, and stops cleanly on SIGINT', async () => {
   const port = await freePort();
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -15,6 +25,10 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
   try {
     await eventually(() => output.includes('Press Ctrl-C to stop.'), 20_000, 'the demo banner');
     assert.ok(output.includes(`mosquitto_sub -h 127.0.0.1 -p ${port}`), 'it prints what to subscribe to');
+    // The banner names the new simulators, with the Tempo days the demo made white or red.
+    assert.ok(output.includes(`Victron GX (ESS, portal id ${DEMO_GX_PORTAL_ID})`), 'it names the GX');
+    assert.ok(output.includes(describeTempoCalendar(demoTempoCalendar(tempoDayAt(startedAt)))), 'it prints the Tempo calendar');
+    assert.match(output, /Prowl \(notifications\) on http:\/\/127\.0\.0\.1:\d+\/publicapi/);
     const rec = await Recorder.connect(port, ['energy2mqtt/bridge/state', 'homeassistant/device/+/config']);
     await rec.waitFor('energy2mqtt/bridge/state', (p) => p === 'online');
     await rec.waitFor('homeassistant/device/bridge/config');
@@ -29,6 +43,30 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
     const reasons = await Recorder.connect(port, ['energy2mqtt/rule_demo_boiler/reason']);
     await reasons.waitFor('energy2mqtt/rule_demo_boiler/reason', (p) => /^(off|waiting|on|switched|holding)/.test(p), 10_000);
     await reasons.close();
+
+    // The Victron GX on the demo broker: found, declared, and its battery SoC reaches HA.
+    assert.ok(rec.last(`homeassistant/device/${GX}/config`)?.payload, 'the GX device is discovered');
+    const gx = await Recorder.connect(port, [`energy2mqtt/${GX}/battery_soc`, 'energy2mqtt/tempo/today_colour', `energy2mqtt/${TEMPO_RULE}/+`]);
+    const soc = Number((await gx.waitFor(`energy2mqtt/${GX}/battery_soc`, (p) => p !== '', 10_000)).payload);
+    assert.ok(soc >= 0 && soc <= 100, `battery SoC ${soc}`);
+    // The Tempo device shows today's colour of the demo calendar (white or red around today).
+    assert.ok(rec.last('homeassistant/device/tempo/config')?.payload, 'the Tempo device is discovered');
+    const today = await gx.waitFor('energy2mqtt/tempo/today_colour', (p) => p !== 'unknown', 10_000);
+    const expected = new Set<string>([demoColour(startedAt, tempoDayAt(startedAt)), demoColour(startedAt, tempoDayAt(Date.now()))]);
+    assert.ok(expected.has(today.payload), `today's colour ${today.payload}, expected ${[...expected].join(' or ')}`);
+    // The Tempo ESS rule has found the GX and says what it does with the coming night's colour
+    // (before 10:30 Paris, tomorrow's colour is not published yet).
+    assert.ok(rec.last(`homeassistant/device/${TEMPO_RULE}/config`)?.payload, 'the Tempo ESS rule is discovered');
+    const coming = () => {
+      const now = parisParts(Date.now());
+      return now.hour < 6 ? now.date : nextDate(now.date);
+    };
+    const explains = (reason: string) =>
+      (reason.includes(`${demoColour(startedAt, coming())} `) && reason.includes(`(${coming()})`)) || reason.includes(`colour of ${coming()} is not known yet`);
+    const reason = (await gx.waitFor(`energy2mqtt/${TEMPO_RULE}/reason`, explains, 10_000)).payload;
+    await gx.waitFor(`energy2mqtt/${TEMPO_RULE}/state`, (p) => p === 'waiting' || p === 'on', 10_000);
+    assert.doesNotMatch(reason, /waiting for the GX|not answering|Dynamic ESS/);
+    await gx.close();
     await rec.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
@@ -36,4 +74,19 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test("the demo's Tempo calendar keeps the calendar rules whatever day it starts on", () => {
+  let date = '2026-09-01';
+  for (let i = 0; i < 365; i++, date = nextDate(date)) {
+    const calendar = demoTempoCalendar(date);
+    for (const [day, colour] of Object.entries(calendar)) assert.equal(calendarProblem(day, colour), undefined, `${day} ${colour} (demo started on ${date})`);
+    // Something to see around today: at least two white or red days, and red ones in winter.
+    assert.ok(Object.keys(calendar).length >= 2, date);
+    const month = Number(date.slice(5, 7));
+    if (month === 12 || month === 1 || month === 2) assert.ok(Object.values(calendar).includes('red'), `no red day around ${date}`);
+  }
+  // Christmas Day is a Friday in 2026: white at most, never red.
+  assert.notEqual(demoTempoCalendar('2026-12-24')['2026-12-25'], 'red');
+  assert.equal(demoTempoCalendar('2026-12-05')['2026-12-06'], undefined, 'a Sunday is blue');
 });

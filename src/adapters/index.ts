@@ -27,7 +27,7 @@ export async function createAdapters(options: Options, contextFor: ContextFor, n
     const { VictronAdapter } = await import('./victron/adapter.js');
     adapters.push(...options.victron.map((o) => new VictronAdapter(o, contextFor(`victron ${o.host}`))));
   }
-  if (options.tempo) {
+  if (options.tempo?.enabled) {
     const { TempoAdapter } = await import('./tempo/adapter.js');
     adapters.push(new TempoAdapter(options.tempo, contextFor('tempo'), { notify }));
   }

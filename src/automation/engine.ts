@@ -119,7 +119,8 @@ export class Engine {
     const configured = new Set(this.rules.map((r) => r.slug));
     for (const slug of haChanges.keys(TEMPO_MEMORY_SCOPE)) {
       if (configured.has(slug)) continue;
-      const options = tempoEssOptions.parse({ type: 'tempo_ess', name: slug, enabled: false });
+      const kept = haChanges.get(TEMPO_MEMORY_SCOPE, slug, z.object({ schedule: z.number().optional(), victron: z.string().optional() }).passthrough(), {});
+      const options = tempoEssOptions.parse({ type: 'tempo_ess', name: slug, enabled: false, schedule: kept.schedule, victron: kept.victron });
       this.orphans.push(new TempoEssRule(options, { bridge, haChanges, notify: this.deps.notify }, ctx));
     }
   }

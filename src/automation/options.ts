@@ -90,6 +90,11 @@ export const surplusSwitchOptions = z
     priority: z.number().int().min(1).max(99).default(1),
     power_w: z.number().min(1).max(100_000),
     target: targetOptions,
+    // The add-on editor stores every rule type's blocks in every rule; these belong to others.
+    switch_target: z.unknown().optional(),
+    blue: z.unknown().optional(),
+    white: z.unknown().optional(),
+    red: z.unknown().optional(),
     ...onOffTiming({ enableDelay: 60, disableDelay: 180, minOn: 0, minOff: 0, maxStarts: 0 }),
     /** Only in this window (cron expressions in automation.timezone); outside it the load is off. */
     schedule_start: cron.optional(),
@@ -127,6 +132,10 @@ export const vaillantPvOptions = z
     ...onOffTiming({ enableDelay: 120, disableDelay: 300, minOn: 1200, minOff: 1200, maxStarts: 3 }),
     // The add-on editor wants every rule's nested blocks present; a vaillant_pv rule has no target.
     target: z.unknown().optional(),
+    switch_target: z.unknown().optional(),
+    blue: z.unknown().optional(),
+    white: z.unknown().optional(),
+    red: z.unknown().optional(),
   })
   .strict();
 
@@ -141,6 +150,10 @@ export const surplusFollowOptions = z
     mode: z.enum(['surplus', 'max', 'off']).default('surplus'),
     priority: z.number().int().min(1).max(99).default(1),
     target: levelTargetOptions,
+    // The add-on editor stores every rule type's blocks in every rule; these belong to tempo_ess.
+    blue: z.unknown().optional(),
+    white: z.unknown().optional(),
+    red: z.unknown().optional(),
     /** Switches the load on and off when the level alone cannot (an EV charger's enable). */
     switch_target: targetOptions.optional(),
     /** Export to keep while following (W); negative allows that much import. */
@@ -206,6 +219,8 @@ export const tempoEssOptions = z
     white: colourPlan(30, true, 90),
     red: colourPlan(25, false, 98),
     target: z.unknown().optional(),
+    // The add-on editor stores every rule type's blocks in every rule; these belong to others.
+    switch_target: z.unknown().optional(),
   })
   .strict()
   .refine((r) => r.plan_time <= r.apply_time && r.apply_time >= '12:00', { message: 'must be after plan_time and in the evening (the plan is for the coming day, from 06:00)', path: ['apply_time'] });

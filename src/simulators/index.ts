@@ -3,19 +3,68 @@ import { GivEnergyDongleSimulator } from './givenergy-dongle.js';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { MyVaillantSimulator } from './myvaillant.js';
+import { VictronGxSimulator } from './victron-gx.js';
+import { TempoServer } from './tempo-server.js';
+import { ProwlSimulator } from './prowl.js';
+import { systemClock } from '../core/clock.js';
+import { addDays, calendarProblem, tempoDayAt, weekday, type TempoColour } from '../adapters/tempo/calendar.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
 // Each family adds its simulator here when it lands.
+
+/** The demo GX's VRM portal id: the add-on finds it from the GX's retained Serial. */
+export const DEMO_GX_PORTAL_ID = 'c0ffee0de300';
+/** The demo's tempo_ess rule (device rule_tempo_ess). */
+export const DEMO_TEMPO_RULE = 'Tempo ESS';
 
 export interface DemoSimulators {
   names: string[];
   /** Options entries that connect the adapters to the simulators (e.g. { givenergy: [...] }). */
   options: Record<string, unknown>;
+  /** The Tempo days that are not blue, date -> colour. */
+  tempoCalendar: Record<string, TempoColour>;
+  /** Where the add-on's notifications arrive. */
+  prowl: ProwlSimulator;
   stop(): Promise<void>;
+}
+
+// Two days back to three ahead of the Tempo day in force, as wished; a colour the calendar does
+// not allow on that date falls back to white, then blue.
+const WISHED: Array<[offset: number, colour: TempoColour]> = [[-2, 'white'], [-1, 'red'], [0, 'white'], [1, 'red'], [2, 'red'], [3, 'white']];
+
+/**
+ * The demo's white and red days around `today` (a Tempo day, YYYY-MM-DD): red only on weekdays
+ * from November to March and never on a public holiday, Sundays blue (calendarProblem decides).
+ */
+export function demoTempoCalendar(today: string): Record<string, TempoColour> {
+  const calendar: Record<string, TempoColour> = {};
+  for (const [offset, wished] of WISHED) {
+    const date = addDays(today, offset);
+    const colour = ([wished, 'white'] as const).find((c) => calendarProblem(date, c) === undefined);
+    if (colour) calendar[date] = colour;
+  }
+  return calendar;
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+/** "white Tue 01-12, red Wed 02-12, ..." */
+export function describeTempoCalendar(calendar: Record<string, TempoColour>): string {
+  const days = Object.entries(calendar).sort(([a], [b]) => a.localeCompare(b));
+  if (!days.length) return 'every day blue';
+  return `${days.map(([date, colour]) => `${colour} ${WEEKDAYS[weekday(date)]} ${date}`).join(', ')}, the other days blue`;
 }
 
 export async function startDemoSimulators(brokerPort: number): Promise<DemoSimulators> {
   const running: Array<{ name: string; stop(): Promise<void> }> = [];
+  try {
+    return await startAll(brokerPort, running);
+  } catch (err) {
+    for (const sim of running.reverse()) await sim.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startAll(brokerPort: number, running: Array<{ name: string; stop(): Promise<void> }>): Promise<DemoSimulators> {
   const meter = new DemoMeter();
   await meter.start(brokerPort);
   running.push({ name: 'house meter (demo/meter/grid_power) with a 2 kW boiler (demo/boiler/set)', stop: () => meter.stop() });
@@ -32,14 +81,39 @@ export async function startDemoSimulators(brokerPort: number): Promise<DemoSimul
   });
   await vaillant.listen();
   running.push({ name: `myVaillant cloud (login with ALTCHA, one heat pump) on ${vaillant.identityUrl}`, stop: () => vaillant.close() });
+
+  // The GX plays dbus-flashmq's N/ R/ W/ topics on the demo's own broker: they do not collide
+  // with energy2mqtt/… or homeassistant/…, so the add-on's victron connection goes there too.
+  const gx = new VictronGxSimulator({ host: '127.0.0.1', port: brokerPort, portalId: DEMO_GX_PORTAL_ID, initialSoc: 62 });
+  await gx.start();
+  running.push({ name: `Victron GX (ESS, portal id ${gx.portalId}) on the demo broker (N/${gx.portalId}/#)`, stop: () => gx.stop() });
+
+  const tempoCalendar = demoTempoCalendar(tempoDayAt(systemClock.now()));
+  const rte = { clientId: 'energy2mqtt-demo', clientSecret: randomBytes(12).toString('base64url') };
+  const tempo = new TempoServer({ clock: systemClock, calendar: tempoCalendar, rte });
+  await tempo.listen();
+  running.push({ name: `EDF Tempo (RTE, api-couleur-tempo, EDF, EcoDevice) on http://127.0.0.1:${tempo.port}: ${describeTempoCalendar(tempoCalendar)}`, stop: () => tempo.close() });
+
+  const prowlKey = randomBytes(20).toString('hex');
+  const prowl = new ProwlSimulator({ keys: [prowlKey] });
+  await prowl.listen();
+  running.push({ name: `Prowl (notifications) on ${prowl.url}`, stop: () => prowl.close() });
+
+  const automation = DemoMeter.options() as { rules?: unknown[] };
   return {
     names: running.map((s) => s.name),
+    tempoCalendar,
+    prowl,
     options: {
       vaillant: [{ username: 'demo@example.com', password: 'demo-password', identity_url: vaillant.identityUrl, api_url: vaillant.apiUrl }],
-      automation: DemoMeter.options(),
+      // The demo boiler's rule, and the Tempo ESS rule steering the GX from the colours.
+      automation: { ...automation, rules: [...(automation.rules ?? []), { type: 'tempo_ess', name: DEMO_TEMPO_RULE }] },
       givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
       // The REST API as a user would turn it on: with a token (a new one every run).
       givenergy_rest: { enabled: true, port: 6345, token: randomBytes(18).toString('base64url') },
+      victron: [{ host: '127.0.0.1', port: brokerPort }],
+      tempo: { enabled: true, sources: ['rte', 'api_couleur_tempo', 'edf', 'ecodevice'], ...tempo.urls, rte_client_id: rte.clientId, rte_client_secret: rte.clientSecret },
+      notifications: { prowl_api_key: prowlKey, prowl_url: prowl.url, language: 'en' },
     },
     stop: async () => {
       for (const sim of running.reverse()) await sim.stop();

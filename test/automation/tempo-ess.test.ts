@@ -38,7 +38,7 @@ async function setup(clock: SimulatedClock, calendar: Record<string, TempoColour
 }
 
 const appOptions = (tempo: TempoServer) => ({
-  tempo: { sources: ['api_couleur_tempo'], api_couleur_tempo_url: tempo.urls.api_couleur_tempo_url },
+  tempo: { enabled: true, sources: ['api_couleur_tempo'], api_couleur_tempo_url: tempo.urls.api_couleur_tempo_url },
   automation: { timezone: 'Europe/Paris', rules: [{ type: 'tempo_ess', name: 'Tempo' }] },
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { freePort, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { Recorder, eventually } from '../helpers/mqtt-client.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { startApp, tempDir, type TestApp } from '../helpers/app.js';
 import { FIX, S, SYSTEM } from '../helpers/vaillant.js';
 import type { Adapter } from '../../src/adapters/adapter.js';
 import { GivEnergyAdapter } from '../../src/adapters/givenergy/adapter.js';
@@ -17,6 +17,14 @@ import { givenergyInverterOptions, givenergyRestOptions } from '../../src/adapte
 import { vaillantAccountOptions } from '../../src/adapters/vaillant/options.js';
 import { GivEnergyDongleSimulator } from '../../src/simulators/givenergy-dongle.js';
 import { MyVaillantSimulator } from '../../src/simulators/myvaillant.js';
+import { VictronAdapter } from '../../src/adapters/victron/adapter.js';
+import { victronGxOptions } from '../../src/adapters/victron/options.js';
+import { VictronGxSimulator } from '../../src/simulators/victron-gx.js';
+import { TempoAdapter } from '../../src/adapters/tempo/adapter.js';
+import { tempoOptions } from '../../src/adapters/tempo/options.js';
+import { TempoServer } from '../../src/simulators/tempo-server.js';
+import { systemClock } from '../../src/core/clock.js';
+import { Store } from '../../src/core/store.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
@@ -97,6 +105,61 @@ const families: Family[] = [
           const before = writes();
           await t.app.bridge.command(`${S}_dhw_255`, 'boost', 'ON', 'mqtt');
           return writes() > before;
+        },
+        close: () => sim.close(),
+      };
+    },
+  },
+  {
+    name: 'victron',
+    async make(t, reachable) {
+      const gxBroker = reachable ? await startTestBroker() : undefined;
+      const port = gxBroker?.port ?? (await freePort());
+      const gx = gxBroker ? new VictronGxSimulator({ host: '127.0.0.1', port, portalId: 'c0ffee123456' }) : undefined;
+      await gx?.start();
+      const adapter = new VictronAdapter(victronGxOptions.parse({ host: '127.0.0.1', port, portal_id: 'c0ffee123456' }), t.app.contextFor('contract victron'));
+      let value = 20;
+      return {
+        adapter,
+        reached: () => (gx ? gx.writes.length + gx.keepalives.length : 0),
+        shownUnreachable: async (rec) => {
+          await rec.waitFor(`energy2mqtt/victron_link_127_0_0_1_${port}/last_error`, (p) => /ECONNREFUSED|connect/i.test(p));
+          await rec.waitFor(`energy2mqtt/victron_link_127_0_0_1_${port}/connection`, (p) => p === 'ON');
+        },
+        act: async () => {
+          if (!gx) return false;
+          // After a fail-safe the GX may never have answered; the command must not reach it either way.
+          await eventually(() => t.app.bridge.getDevice('victron_c0ffee123456')?.available === true, 2000, 'the GX answering').catch(() => undefined);
+          const before = gx.writes.length;
+          await t.app.bridge.command('victron_c0ffee123456', 'min_soc', String(++value), 'mqtt');
+          return gx.writes.length > before;
+        },
+        close: async () => (await gx?.stop(), await gxBroker?.stop()),
+      };
+    },
+  },
+  {
+    name: 'tempo',
+    async make(t, reachable) {
+      const sim = new TempoServer({ clock: systemClock });
+      await sim.listen();
+      const closed = `http://127.0.0.1:${await freePort()}/api`;
+      const options = tempoOptions.parse({ sources: ['api_couleur_tempo'], api_couleur_tempo_url: reachable ? sim.urls.api_couleur_tempo_url : closed });
+      // A store of its own: colours kept by an earlier instance would make asking unnecessary.
+      const store = new Store(tempDir());
+      store.open();
+      const adapter = new TempoAdapter(options, { ...t.app.contextFor('contract tempo'), store });
+      return {
+        adapter,
+        reached: () => sim.requests.length,
+        shownUnreachable: async (rec) => {
+          await rec.waitFor('energy2mqtt/tempo/source', (p) => /ECONNREFUSED|refused|connect/i.test(p));
+        },
+        // Nothing to actuate: acting is asking the sources again.
+        act: async () => {
+          const before = sim.requests.length;
+          await adapter.refresh().catch(() => undefined);
+          return sim.requests.length > before;
         },
         close: () => sim.close(),
       };

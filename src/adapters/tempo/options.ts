@@ -12,7 +12,10 @@ export const EDF_COMMERCE_URL = 'https://api-commerce.edf.fr';
 export const tempoOptions = z
   .object({
     /** Asked in this order; the first that gives a date's colour wins. Default: every configured source. */
-    sources: z.array(z.enum(SOURCE_NAMES)).min(1).optional(),
+    /** Off by default: the add-on's editor always stores a tempo block, and homes outside France have no use for it. */
+    enabled: z.boolean().default(false),
+    /** Empty: every configured source, in the order rte, api_couleur_tempo, edf, ecodevice. */
+    sources: z.array(z.enum(SOURCE_NAMES)).optional(),
     /** RTE data portal application (Tempo Like Supply Contract); both or neither. */
     rte_client_id: z.string().min(1).optional(),
     rte_client_secret: z.string().min(1).optional(),
@@ -42,7 +45,7 @@ export type TempoOptions = z.infer<typeof tempoOptions>;
 
 /** The sources to ask, in order: those listed, or every configured one (rte with credentials, ecodevice with a host). */
 export function configuredSources(options: TempoOptions): SourceName[] {
-  if (options.sources) return [...options.sources];
+  if (options.sources?.length) return [...options.sources];
   return SOURCE_NAMES.filter((name) => {
     if (name === 'rte') return options.rte_client_id !== undefined && options.rte_client_secret !== undefined;
     if (name === 'ecodevice') return options.ecodevice_host !== undefined;

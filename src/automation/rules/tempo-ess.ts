@@ -38,6 +38,9 @@ const memoryShape = z.object({
   planned: z.string().optional(),
   applied: z.string().optional(),
   before: z.object({ minSoc: z.number().optional(), essMode: z.string().optional(), scheduleSoc: z.number().optional() }).default({}),
+  /** Which schedule and GX the values belong to: a rule removed from the options gives them back there. */
+  schedule: z.number().int().min(1).max(5).optional(),
+  victron: z.string().optional(),
 });
 type Memory = z.infer<typeof memoryShape>;
 export const TEMPO_MEMORY_SCOPE = 'tempo_ess';
@@ -141,7 +144,11 @@ export class TempoEssRule implements Rule {
     const nightEnds = parisTime(coming, 6);
     const next = this.memory.planned !== coming ? planAt : this.memory.applied !== coming ? applyAt : parisTime(nextDate(coming), Math.floor(this.planMinutes / 60), this.planMinutes % 60);
 
-    if (!this.enabled) return decide('off', 'disabled: the GX keeps the values the user had');
+    if (!this.enabled) {
+      // Disabled in the options, or switched off while the GX was away: give the values back when it answers.
+      this.giveBackWhenPossible();
+      return decide('off', 'disabled: the GX keeps the values the user had');
+    }
     const colour = this.deps.tempo?.colourOf(coming);
     const published = this.deps.tempo?.dayOf(coming);
     if (colour) this.planEntity?.update(this.describe(coming, colour.colour, now).slice(0, 250));
@@ -230,6 +237,8 @@ export class TempoEssRule implements Rule {
   }
 
   private save(): Promise<void> {
+    this.memory.schedule = this.options.schedule;
+    this.memory.victron = this.options.victron;
     return this.deps.haChanges?.set(TEMPO_MEMORY_SCOPE, this.slug, this.memory) ?? Promise.resolve();
   }
 

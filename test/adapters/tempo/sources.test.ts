@@ -239,7 +239,9 @@ test('options: defaults, the configured sources, and what is refused', () => {
   assert.match(problem({ sources: ['rte'] }), /sources: lists rte, which needs rte_client_id/);
   assert.match(problem({ sources: ['ecodevice'] }), /sources: lists ecodevice, which needs ecodevice_host/);
   assert.match(problem({ sources: ['edf', 'edf'] }), /lists a source twice/);
-  assert.match(problem({ sources: [] }), /sources/);
+  // The add-on's editor stores an empty list: it means every configured source.
+  assert.equal(problem({ sources: [] }), 'accepted');
+  assert.deepEqual(configuredSources(tempoOptions.parse({ sources: [] })), ['api_couleur_tempo', 'edf']);
   assert.match(problem({ ecodevice_host: 'http://x/' }), /ecodevice_host/);
   assert.match(problem({ colour: 'red' }), /colour|Unrecognized/i);
 });
