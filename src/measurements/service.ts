@@ -29,9 +29,10 @@ const SUPERVISOR_WS = 'ws://supervisor/core/websocket';
 /** Where Home Assistant's API is: the options' url and token, or the Supervisor's. */
 export function homeAssistantAccess(configured: { url?: string; token?: string } | undefined, supervisorToken?: string): HomeAssistantAccess {
   const url = configured?.url ?? (supervisorToken ? SUPERVISOR_WS : undefined);
-  const token = configured?.token ?? supervisorToken;
+  // The Supervisor's token is for the Supervisor only: another URL needs a token of its own.
+  const token = configured?.token ?? (configured?.url ? undefined : supervisorToken);
   if (!url || !token) {
-    throw new Error('Home Assistant entities are used, but there is no API access: set automation.home_assistant.url and token (the add-on gets them from the Supervisor)');
+    throw new Error('Home Assistant entities are used, but there is no API access: set automation.home_assistant.url and token (the add-on gets them from the Supervisor; a url of your own needs its own token)');
   }
   return { url, token };
 }

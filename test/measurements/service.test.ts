@@ -78,3 +78,10 @@ test('reading numbers from MQTT payloads and units', () => {
   assert.equal(toBase(1.5, 'kW'), 1500);
   assert.equal(toBase(80, '%'), 80);
 });
+
+test("the Supervisor's token never goes to a Home Assistant URL of the user's own", async () => {
+  const { homeAssistantAccess } = await import('../../src/measurements/service.js');
+  assert.throws(() => homeAssistantAccess({ url: 'ws://elsewhere:8123/api/websocket' }, 'supervisor-token-1234'), /needs its own token/);
+  assert.equal(homeAssistantAccess(undefined, 'supervisor-token-1234').token, 'supervisor-token-1234');
+  assert.equal(homeAssistantAccess({ url: 'ws://elsewhere:8123/api/websocket', token: 'mine' }, 'supervisor-token-1234').token, 'mine');
+});
