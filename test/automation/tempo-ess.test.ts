@@ -143,7 +143,9 @@ test('a restart between 20:05 and 22:00 neither plans twice nor forgets the user
     await s.t.stop();
     const { startApp } = await import('../helpers/app.js');
     const t = await startApp(broker.port, { victron: [{ host: '127.0.0.1', port: s.gxBroker.port }], ...appOptions(s.tempo) }, { clock, dataDir });
-    s = { ...s, t };
+    // This app is the one to stop now (the setup's stop() stops the first, already stopped).
+    const first = s.stop;
+    s = { ...s, t, stop: async () => (await t.stop(), await first()) };
     await eventually(() => t.app.bridge.getDevice(GX)?.available === true, 5000, 'the GX found again');
     await runTo(s, clock, parisTime('2027-02-01', 22, 5));
     assert.deepEqual(written(s), ['Schedule0/Soc=98', 'MinimumSocLimit=25', 'BatteryLife/State=10'], 'planned once, applied after the restart');

@@ -39,6 +39,7 @@ export class VictronAdapter implements Adapter {
   private readonly wildcardRows: Array<{ pattern: RegExp; row: Row }> = [];
   private readonly readWaiters = new Map<string, Set<(value: unknown) => void>>();
   private keepaliveTimer?: TimerHandle;
+  private keepaliveSending = false;
   private watchdog?: TimerHandle;
   private lastMessageAt = 0;
   private problem?: string;
@@ -174,8 +175,11 @@ export class VictronAdapter implements Adapter {
   /** Keeps the GX publishing; a full keepalive makes it republish everything (at most 3 a second on its side). */
   private keepalive(full: boolean): void {
     if (!this.portalId || !this.client.connected) return;
+    // One at a time: keepalives piling up behind a slow socket would only arrive together.
+    if (this.keepaliveSending && !full) return;
     const options = full ? [{ 'full-publish-completed-echo': this.echo }] : ['suppress-republish'];
-    void this.client.publish(this.topic('R', 'keepalive'), JSON.stringify({ 'keepalive-options': options }));
+    this.keepaliveSending = true;
+    void this.client.publish(this.topic('R', 'keepalive'), JSON.stringify({ 'keepalive-options': options })).finally(() => (this.keepaliveSending = false));
   }
 
   /** After a (re)connection or a GX restart: everything again, since nothing but the Serial is retained. */
