@@ -14,6 +14,7 @@ import { SETTINGS } from '../../src/adapters/victron/entities.js';
 import { parisTime } from '../../src/adapters/tempo/calendar.js';
 import type { TempoColour } from '../../src/adapters/tempo/calendar.js';
 import { TempoServer } from '../../src/simulators/tempo-server.js';
+import { ProwlSimulator } from '../../src/simulators/prowl.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
@@ -25,14 +26,14 @@ const written = (s: VictronSetup, since = 0) => s.gx.writes.slice(since).filter(
 type Setup = VictronSetup & { tempo: TempoServer };
 
 /** The GX on its broker, the Tempo sources' simulator (api-couleur-tempo) and the add-on with one tempo_ess rule. */
-async function setup(clock: SimulatedClock, calendar: Record<string, TempoColour>, o: { dataDir?: string } = {}): Promise<Setup> {
+async function setup(clock: SimulatedClock, calendar: Record<string, TempoColour>, o: { dataDir?: string; extra?: Record<string, unknown> } = {}): Promise<Setup> {
   const tempo = new TempoServer({ clock, calendar });
   await tempo.listen();
   const s = await victronSetup(broker.port, {
     clock,
     gx: { tickMs: 60_000, initialSoc: 60 },
     dataDir: o.dataDir,
-    extra: appOptions(tempo),
+    extra: { ...appOptions(tempo), ...o.extra },
   });
   return { ...s, tempo, stop: async () => (await s.stop(), await tempo.close()) };
 }
@@ -194,5 +195,28 @@ test('Dynamic ESS on: nothing is written and the reason says why; an unknown or 
     assert.match(f.rec.last(`${RULE}/reason`)!.payload, /\(red\) breaks the Tempo calendar/);
   } finally {
     await f.stop();
+  }
+});
+
+test('notifications: tomorrow’s colour when it is known and the plan when it is applied, in French, to Prowl', async () => {
+  const key = 'a'.repeat(20) + '0123456789abcdef0123';
+  const prowl = new ProwlSimulator({ keys: [key] });
+  await prowl.listen();
+  const clock = new SimulatedClock(parisTime('2027-02-01', 19));
+  const s = await setup(clock, { '2027-02-01': 'white', '2027-02-02': 'red' }, { extra: { notifications: { prowl_api_key: key, prowl_url: prowl.url, language: 'fr' } } });
+  try {
+    await s.rec.waitFor(`energy2mqtt/${GX}/availability`, (p) => p === 'online');
+    await eventually(() => prowl.received.length >= 1, 5000, 'the colour notice');
+    assert.match(prowl.received[0]!.event, /Tempo demain : ROUGE/);
+    await runTo(s, clock, parisTime('2027-02-01', 22, 5));
+    await eventually(() => prowl.received.length >= 2, 5000, 'the plan notice');
+    const plan = prowl.received[1]!;
+    assert.match(`${plan.event} ${plan.description}`, /25 %/);
+    assert.match(plan.description, /BatteryLife/);
+    const everything = s.rec.messages.map((m) => m.payload).join('\n') + s.t.logs.join('');
+    assert.ok(!everything.includes(key), 'the Prowl key is in no message and no log line');
+  } finally {
+    await s.stop();
+    await prowl.close();
   }
 });
