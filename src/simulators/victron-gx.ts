@@ -244,11 +244,14 @@ export class VictronGxSimulator {
     const { host, port, username, password } = this.options;
     const client = await mqtt.connectAsync({ host, port, username, password, clientId: `gx_${this.portalId}_${randomBytes(3).toString('hex')}`, reconnectPeriod: 1000, ...this.options.mqtt });
     this.client = client;
+    // FlashMQ answers at once; Nagle's algorithm would hold a small reply for the peer's delayed ACK.
+    const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+    noDelay();
     client.on('message', (topic, payload) => this.request(topic, payload.toString()));
     client.on('error', () => undefined); // mqtt.js retries on its own; an unheard 'error' would throw
     await client.subscribeAsync([`R/${this.portalId}/#`, `W/${this.portalId}/#`], { qos: 1 });
     // The broker coming back is FlashMQ restarting, with the plugin and its keepalive state.
-    client.on('connect', () => (this.reset(), this.announce()));
+    client.on('connect', () => (noDelay(), this.reset(), this.announce()));
     this.announce();
   }
 

@@ -38,6 +38,8 @@ export class VictronAdapter implements Adapter {
   private readonly rowsByPath = new Map<string, Row[]>();
   private readonly wildcardRows: Array<{ pattern: RegExp; row: Row }> = [];
   private readonly readWaiters = new Map<string, Set<(value: unknown) => void>>();
+  /** Read-backs under way: ended (unconfirmed) on stop, so a stop never waits out their time limit. */
+  private readonly pendingReads = new Set<(value: number | undefined) => void>();
   private keepaliveTimer?: TimerHandle;
   private keepaliveSending = false;
   private watchdog?: TimerHandle;
@@ -244,8 +246,10 @@ export class VictronAdapter implements Adapter {
       const done = (value: number | undefined) => {
         settle?.cancel();
         waiters.delete(waiter);
+        this.pendingReads.delete(done);
         resolve(value);
       };
+      this.pendingReads.add(done);
       const waiter = (raw: unknown) => {
         const value = typeof raw === 'number' ? raw : undefined;
         if (value !== undefined && expected !== undefined && this.confirms(path, expected, value)) return done(expected);
@@ -288,9 +292,15 @@ export class VictronAdapter implements Adapter {
     if (problem) this.link?.entities.get('last_error')?.update(problem);
   }
 
+  /** Read-backs still waiting end unconfirmed: their writes are reported as not confirmed. */
+  private endReads(): void {
+    for (const done of [...this.pendingReads]) done(undefined);
+  }
+
   /** Nothing of ours runs on the GX; from now on nothing more is written to it. */
   failSafe(): void {
     this.writer.stop('energy2mqtt is stopping after a failure; nothing is written to the GX');
+    this.endReads();
     this.keepaliveTimer?.cancel();
     this.watchdog?.cancel();
   }
@@ -298,6 +308,7 @@ export class VictronAdapter implements Adapter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.writer.stop('the Victron adapter is stopped; nothing is written');
+    this.endReads();
     this.keepaliveTimer?.cancel();
     this.watchdog?.cancel();
     for (const unsubscribe of this.unsubscribers) unsubscribe();

@@ -210,3 +210,21 @@ test('garbage on the GX broker crashes nothing and writes nothing', async () => 
     await s.stop();
   }
 });
+
+test('stopping while a read-back is under way ends it at once, reported as unconfirmed', async () => {
+  const s = await victronSetup(broker.port);
+  try {
+    await s.rec.waitFor(`energy2mqtt/${GX}/availability`, (p) => p === 'online');
+    s.gx.setUnresponsive(true); // takes no write and answers no read
+    const command = s.t.app.bridge.command(GX, 'min_soc', '44', 'mqtt');
+    await eventually(() => s.gx.unanswered.some((topic) => topic.startsWith('W/')), 3000, 'the write sent');
+    const started = Date.now();
+    await s.adapter.stop();
+    const result = await command;
+    assert.ok(Date.now() - started < 2000, `stop() took ${Date.now() - started} ms`);
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.reason, /did not confirm|not confirmed/);
+  } finally {
+    await s.stop();
+  }
+});
