@@ -220,3 +220,19 @@ test('notifications: tomorrow’s colour when it is known and the plan when it i
     await prowl.close();
   }
 });
+
+test('a dry run during the plan does not count as done: switched off before the night, the plan is written', async () => {
+  const clock = new SimulatedClock(parisTime('2027-02-01', 19));
+  const s = await setup(clock, { '2027-02-01': 'white', '2027-02-02': 'red' });
+  try {
+    await s.rec.waitFor(`energy2mqtt/${GX}/availability`, (p) => p === 'online');
+    await s.rec.client.publishAsync('energy2mqtt/automation/dry_run/set', 'ON', { qos: 1 });
+    await runTo(s, clock, parisTime('2027-02-01', 20, 30));
+    assert.deepEqual(written(s), [], 'nothing written in a dry run');
+    await s.rec.client.publishAsync('energy2mqtt/automation/dry_run/set', 'OFF', { qos: 1 });
+    await runTo(s, clock, parisTime('2027-02-01', 22, 5));
+    assert.deepEqual(written(s), ['Schedule0/Soc=98', 'MinimumSocLimit=25', 'BatteryLife/State=10'], 'tonight’s charge target too, although the dry run had "planned" it');
+  } finally {
+    await s.stop();
+  }
+});

@@ -117,6 +117,8 @@ export function essModeWrites(mode: EssMode, v: Values): Array<Write<string>> {
   const state = num(v, SETTINGS.state);
   const hub4 = num(v, SETTINGS.hub4Mode);
   if (mode === 'External control') return [{ key: SETTINGS.hub4Mode, value: 3 }, { key: SETTINGS.state, value: 0 }];
+  // Without the state the guard cannot tell whether a write would restart BatteryLife.
+  if (state === null || hub4 === null) throw new Error('the GX has not reported its ESS state yet; nothing was written');
   const writes: Array<Write<string>> = hub4 === 3 ? [{ key: SETTINGS.hub4Mode, value: 1 }] : [];
   if (mode === 'Optimized with BatteryLife' && !(state !== null && state >= 1 && state <= 8)) writes.push({ key: SETTINGS.state, value: 1 });
   if (mode === 'Optimized without BatteryLife' && !(state !== null && state >= 10 && state <= 12)) writes.push({ key: SETTINGS.state, value: 10 });

@@ -29,6 +29,8 @@ export interface TempoColours {
 const MODES = ['auto', 'manual'] as const;
 /** After a failed write, the next attempt waits this long (a GX that is away is not hammered). */
 export const RETRY_AFTER_MS = 5 * 60_000;
+/** Attempts per night before the rule gives up until the next day (a GX that never confirms). */
+export const MAX_ATTEMPTS = 3;
 
 const ESS_WITH = 'Optimized with BatteryLife';
 const ESS_WITHOUT = 'Optimized without BatteryLife';
@@ -66,6 +68,10 @@ export class TempoEssRule implements Rule {
   private busy = false;
   private failure?: string;
   private retryAt = 0;
+  /** Failed attempts for one day: after MAX_ATTEMPTS the rule waits for the next day. */
+  private attempts = { day: '', count: 0 };
+  /** What a dry run "did", apart from the real memory: leaving dry run must not skip tonight. */
+  private readonly dryDone: { planned?: string; applied?: string } = {};
   private failedSafe = false;
   private planEntity?: ReturnType<Device['sensor']>;
   /** Set by the "apply now" button: the next evaluation plans and applies at once. */
@@ -142,7 +148,8 @@ export class TempoEssRule implements Rule {
     const planAt = parisTime(eve, Math.floor(this.planMinutes / 60), this.planMinutes % 60);
     const applyAt = parisTime(eve, Math.floor(this.applyMinutes / 60), this.applyMinutes % 60);
     const nightEnds = parisTime(coming, 6);
-    const next = this.memory.planned !== coming ? planAt : this.memory.applied !== coming ? applyAt : parisTime(nextDate(coming), Math.floor(this.planMinutes / 60), this.planMinutes % 60);
+    const done = dryRun ? this.dryDone : this.memory;
+    const next = done.planned !== coming ? planAt : done.applied !== coming ? applyAt : parisTime(nextDate(coming), Math.floor(this.planMinutes / 60), this.planMinutes % 60);
 
     if (!this.enabled) {
       // Disabled in the options, or switched off while the GX was away: give the values back when it answers.
@@ -161,6 +168,13 @@ export class TempoEssRule implements Rule {
     if (dess !== undefined && dess !== null && dess !== 'off') {
       return decide('blocked', `Dynamic ESS is on (${String(dess)}): it steers the GX itself, so this rule writes nothing; switch Dynamic ESS off to use it`, next);
     }
+    // Nothing is decided on settings the GX has not reported yet (after a restart they come in any order).
+    const needed = [VICTRON_KEYS.dynamicEss, VICTRON_KEYS.minSoc, VICTRON_KEYS.essMode, VICTRON_KEYS.scheduleSoc(this.options.schedule)];
+    const unknown = needed.filter((key) => device.entities.get(key)?.value === null || device.entities.get(key)?.value === undefined);
+    if (unknown.length) return decide('blocked', `waiting for the GX to report ${unknown.join(', ')}`, next);
+    if (device.entities.get(VICTRON_KEYS.essMode)?.value === 'External control') {
+      return decide('blocked', 'the GX is in external control (another controller steers it), so this rule writes nothing', next);
+    }
     if (!colour) {
       const last = this.memory.applied ? ` keeping the plan applied for ${this.memory.applied}` : '';
       const reason = published?.problem
@@ -169,19 +183,22 @@ export class TempoEssRule implements Rule {
       return decide(minutes >= this.applyMinutes || clock.hour < 6 ? 'blocked' : 'waiting', reason, next);
     }
     if (this.busy) return decide('holding', `writing the plan for ${coming}…`, next);
+    if (this.attempts.day === coming && this.attempts.count >= MAX_ATTEMPTS && !this.applyNow) {
+      return decide('blocked', `gave up for ${coming} after ${MAX_ATTEMPTS} failed attempts; "Apply the plan now" tries again`, next);
+    }
     if (now < this.retryAt && !this.applyNow) return decide('blocked', `retrying at ${new Date(this.retryAt).toISOString()}`, this.retryAt);
 
     const manual = this.mode === 'manual' && !this.applyNow;
     const forced = this.applyNow;
-    const duePlan = this.memory.planned !== coming && (forced || (!manual && now >= planAt && now < nightEnds));
-    const dueApply = this.memory.applied !== coming && (forced || (!manual && now >= applyAt && now < nightEnds));
+    const duePlan = done.planned !== coming && (forced || (!manual && now >= planAt && now < nightEnds));
+    const dueApply = done.applied !== coming && (forced || (!manual && now >= applyAt && now < nightEnds));
     this.applyNow = false;
     if (duePlan || dueApply) {
       this.write(device, coming, colour.colour, duePlan, dueApply, dryRun);
       return decide('on', `${duePlan && dueApply ? 'applying' : duePlan ? 'planning' : 'applying'} ${this.describe(coming, colour.colour, now)}`, next);
     }
-    if (this.memory.applied === coming) return decide('on', `applied: ${this.describe(coming, colour.colour, now)}`, next);
-    if (this.memory.planned === coming) return decide('waiting', `planned: ${this.describe(coming, colour.colour, now)}`, applyAt);
+    if (done.applied === coming) return decide('on', `applied: ${this.describe(coming, colour.colour, now)}`, next);
+    if (done.planned === coming) return decide('waiting', `planned: ${this.describe(coming, colour.colour, now)}`, applyAt);
     if (manual) return decide('waiting', `manual mode: ${this.describe(coming, colour.colour, now)}; press "Apply the plan now"`);
     return decide('waiting', `${this.describe(coming, colour.colour, now)}; planned at ${this.options.plan_time}`, planAt);
   }
@@ -199,8 +216,8 @@ export class TempoEssRule implements Rule {
     }
     if (dryRun) {
       // Shown as done for the day, so the reasons read as they would; nothing is sent.
-      if (plan) this.memory.planned = day;
-      if (apply) this.memory.applied = day;
+      if (plan) this.dryDone.planned = day;
+      if (apply) this.dryDone.applied = day;
       return;
     }
     this.busy = true;
@@ -221,15 +238,18 @@ export class TempoEssRule implements Rule {
         if (plan) this.memory.planned = day;
         if (apply) this.memory.applied = day;
         this.failure = undefined;
+        this.attempts = { day, count: 0 };
         await this.save();
         this.ctx.log.info(`${this.name}: ${colour} day ${day}: ${written} setting(s) written${plan ? ', schedule planned' : ''}${apply ? ', applied' : ''}`);
         if (apply) this.deps.notify?.({ kind: 'plan_applied', date: day, colour, minSoc: p.min_soc, batteryLife: p.battery_life, chargeSoc: p.charge_soc, schedule: this.options.schedule });
       } catch (err) {
         this.failure = (err as Error).message;
         this.retryAt = this.ctx.clock.now() + RETRY_AFTER_MS;
+        this.attempts = { day, count: this.attempts.day === day ? this.attempts.count + 1 : 1 };
         await this.save();
-        this.ctx.log.warn(`${this.name}: ${this.failure}`);
-        this.deps.notify?.({ kind: 'write_failed', what: `Tempo plan for ${day} on the GX`, reason: this.failure });
+        this.ctx.log.warn(`${this.name}: ${this.failure} (attempt ${this.attempts.count} of ${MAX_ATTEMPTS} for ${day})`);
+        // Once per day: a GX that keeps refusing must not send a message every few minutes.
+        if (this.attempts.count === 1) this.deps.notify?.({ kind: 'write_failed', what: `Tempo plan for ${day} on the GX`, reason: this.failure });
       } finally {
         this.busy = false;
       }
@@ -249,6 +269,11 @@ export class TempoEssRule implements Rule {
     const before = this.memory.before;
     if (before.minSoc === undefined && before.essMode === undefined && before.scheduleSoc === undefined) return;
     const { device } = this.gx();
+    const dess = device?.entities.get(VICTRON_KEYS.dynamicEss)?.value;
+    if (device?.available && dess !== 'off') {
+      this.ctx.log.warn(`${this.name}: Dynamic ESS is ${dess === null || dess === undefined ? 'not reported yet' : `on (${String(dess)})`}; the user's values are given back once it is off`);
+      return;
+    }
     if (!device?.available) {
       this.ctx.log.warn(`${this.name}: the GX is not answering; the user's values are given back when the rule runs again disabled`);
       return;
