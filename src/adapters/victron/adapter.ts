@@ -47,7 +47,6 @@ export class VictronAdapter implements Adapter {
   private problem?: string;
   private readonly echo = randomBytes(6).toString('hex');
   private unsubscribers: Array<() => void> = [];
-  private stopped = false;
 
   constructor(
     readonly options: VictronGxOptions,
@@ -104,7 +103,7 @@ export class VictronAdapter implements Adapter {
     this.link.sensor({ key: 'portal_id', name: 'Portal id', icon: 'mdi:identifier', category: 'diagnostic' }).update(this.portalId ?? null);
     this.link.sensor({ key: 'writes_today', name: 'Setting writes today', icon: 'mdi:counter', stateClass: 'measurement', category: 'diagnostic' });
     if (this.portalId) this.declare(this.portalId);
-    else this.unsubscribers.push(this.client.subscribe('N/+/system/0/Serial', (payload, m) => this.onSerial(m.topic, payload)));
+    else this.unsubscribers.push(this.client.subscribe('N/+/system/0/Serial', (_payload, m) => this.onSerial(m.topic)));
     this.client.on('connect', () => {
       this.setProblem(undefined);
       if (this.portalId) this.refresh();
@@ -134,13 +133,12 @@ export class VictronAdapter implements Adapter {
     return `${kind}/${this.portalId}/${path}`;
   }
 
-  private onSerial(topic: string, payload: string): void {
+  private onSerial(topic: string): void {
     if (this.portalId) return;
     const id = topic.split('/')[1];
     if (!id || !/^[a-zA-Z0-9]{4,32}$/.test(id)) return;
     this.ctx.log.info(`found the GX with portal id ${id}`);
     this.declare(id);
-    void payload;
     this.refresh();
   }
 
@@ -306,7 +304,6 @@ export class VictronAdapter implements Adapter {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.writer.stop('the Victron adapter is stopped; nothing is written');
     this.endReads();
     this.keepaliveTimer?.cancel();

@@ -291,8 +291,3 @@ function sumMatching(v: Values, pattern: RegExp): number | null {
   for (const [path, value] of v) if (pattern.test(path) && typeof value === 'number') total = (total ?? 0) + value;
   return total;
 }
-
-/** Which rows a message on a path concerns (the `+` in a row's path is one instance). */
-export function rowsFor(path: string): Row[] {
-  return ROWS.filter((r) => r.paths.some((p) => p === path || (p.includes('+') && new RegExp(`^${p.replace(/[.*?^${}()|[\]\\]/g, '\\$&').replace(/\+/g, '[^/]+')}$`).test(path))));
-}

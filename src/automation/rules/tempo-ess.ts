@@ -10,7 +10,7 @@ import type { Bridge } from '../../core/bridge.js';
 import type { Device } from '../../core/device.js';
 import type { HaChanges } from '../../core/ha-changes.js';
 import { VICTRON_KEYS, isVictronGxDeviceId, victronDeviceId } from '../../adapters/victron/ids.js';
-import { nextDate, parisParts, parisTime, tempoDayAt } from '../../adapters/tempo/calendar.js';
+import { nextDate, parisParts, parisTime, previousDate, tempoDayAt } from '../../adapters/tempo/calendar.js';
 import type { TempoColour } from '../../adapters/tempo/calendar.js';
 import type { TempoDay } from '../../adapters/tempo/adapter.js';
 import type { Notice } from '../../notify/messages.js';
@@ -144,7 +144,7 @@ export class TempoEssRule implements Rule {
     const minutes = clock.hour * 60 + clock.minute;
     // The Tempo day the coming night prepares: before 06:00 it is today's, later tomorrow's.
     const coming = clock.hour < 6 ? clock.date : nextDate(clock.date);
-    const eve = clock.hour < 6 ? previousDay(clock.date) : clock.date;
+    const eve = clock.hour < 6 ? previousDate(clock.date) : clock.date;
     const planAt = parisTime(eve, Math.floor(this.planMinutes / 60), this.planMinutes % 60);
     const applyAt = parisTime(eve, Math.floor(this.applyMinutes / 60), this.applyMinutes % 60);
     const nightEnds = parisTime(coming, 6);
@@ -328,10 +328,4 @@ export class TempoEssRule implements Rule {
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
   return h! * 60 + m!;
-}
-
-function previousDay(date: string): string {
-  const d = new Date(`${date}T12:00:00Z`);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return d.toISOString().slice(0, 10);
 }
