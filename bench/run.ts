@@ -7,6 +7,7 @@ import { benchGivenergy } from './givenergy.bench.js';
 import { benchVaillant } from './vaillant.bench.js';
 import { benchRecovery } from './recovery.bench.js';
 import { benchVictron } from './victron.bench.js';
+import { benchViessmannMeter } from './viessmann-meter.bench.js';
 import { printTable, type Row } from './stats.js';
 
 const families: Array<{ key: string; title: string; run: (broker: TestBroker) => Promise<Row[]> }> = [
@@ -16,6 +17,7 @@ const families: Array<{ key: string; title: string; run: (broker: TestBroker) =>
   { key: 'vaillant', title: 'Vaillant (issue 5)', run: () => benchVaillant() },
   { key: 'recovery', title: 'Recovery (issue 8)', run: () => benchRecovery() },
   { key: 'victron', title: 'Victron and Tempo (issue 10)', run: benchVictron },
+  { key: 'viessmann', title: 'Viessmann meter (issue 11)', run: benchViessmannMeter },
 ];
 
 const wanted = process.argv.slice(2).map((a) => a.toLowerCase());

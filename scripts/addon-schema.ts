@@ -9,6 +9,8 @@ type Json = Record<string, any>;
 const SECRET = /^(password|token|api_key)$|_(secret|token|api_key)$/;
 
 function typeOf(key: string, s: Json): string {
+  // A type zod cannot say (a host device, `device(subsystem=tty)`), given with .meta({ supervisor }).
+  if (typeof s.supervisor === 'string') return s.supervisor;
   if (s.enum) return `list(${(s.enum as string[]).join('|')})`;
   if (s.const !== undefined) return `list(${String(s.const)})`;
   if (s.anyOf) {

@@ -102,6 +102,8 @@ export class App {
       this.secrets.add(access.token);
       await this.measurements.connectHomeAssistant(access);
     }
+    // Before the adapters: a meter emulator serves a surplus computed from these sources.
+    for (const source of automation?.sources ?? []) this.measurements.define(source);
 
     const contextFor: ContextFor = (module) => this.contextFor(module);
     // The HTTP client (got) is loaded only for a family that talks to a cloud.
@@ -117,7 +119,6 @@ export class App {
       }
     }
     if (automation) {
-      for (const source of automation.sources) this.measurements.define(source);
       // Loaded only when configured: it brings the cron parser.
       const { Engine } = await import('./automation/engine.js');
       this.engine = new Engine({

@@ -10,6 +10,7 @@ import { givenergyInverterOptions, givenergyRestOptions } from './adapters/given
 import { vaillantAccountOptions } from './adapters/vaillant/options.js';
 import { victronGxOptions } from './adapters/victron/options.js';
 import { tempoOptions } from './adapters/tempo/options.js';
+import { METER_SOURCE_ROLES, meterDeviceId, viessmannMeterOptions } from './adapters/viessmann-meter/options.js';
 import { notificationOptions } from './notify/options.js';
 
 const topicSegment = /^[a-zA-Z0-9_-]+(\/[a-zA-Z0-9_-]+)*$/;
@@ -90,6 +91,7 @@ export const optionsSchema = z
     vaillant: z.array(vaillantAccountOptions).default([]),
     victron: z.array(victronGxOptions).default([]),
     tempo: tempoOptions.optional(),
+    viessmann_meter: z.array(viessmannMeterOptions).default([]),
     notifications: notificationOptions.optional(),
     automation: automationOptions.optional(),
   })
@@ -100,6 +102,21 @@ export const optionsSchema = z
     noDuplicates(o.givenergy.map((g) => `${g.host.toLowerCase()}:${g.port}`), ['givenergy'], 'host', 'the same dongle (host and port) as', ctx);
     noDuplicates(o.vaillant.map((v) => v.username.toLowerCase()), ['vaillant'], 'username', 'the same account as', ctx);
     noDuplicates(o.victron.map((v) => `${v.host.toLowerCase()}:${v.port ?? (v.tls ? 8883 : 1883)}`), ['victron'], 'host', 'the same GX broker (host and port) as', ctx);
+    noDuplicates(o.viessmann_meter.map((m) => meterDeviceId(m.name)), ['viessmann_meter'], 'name', 'the same name (so the same HA device) as', ctx);
+    // Unset ports are unique placeholders: two meters without TCP do not share a TCP port.
+    noDuplicates(o.viessmann_meter.map((m, i) => m.serial?.port ?? `\0${i}`), ['viessmann_meter'], 'serial.port', 'the same serial port as', ctx);
+    noDuplicates(o.viessmann_meter.map((m, i) => (m.tcp?.port !== undefined ? String(m.tcp.port) : `\0${i}`)), ['viessmann_meter'], 'tcp.port', 'the same TCP port as', ctx);
+    // A meter's surplus comes from the named sources the rules use too.
+    const sources = new Set(o.automation?.sources.map((s) => s.name) ?? []);
+    const units = new Map(o.automation?.sources.map((s) => [s.name, s.mqtt?.unit]) ?? []);
+    o.viessmann_meter.forEach((m, i) => {
+      for (const role of METER_SOURCE_ROLES) {
+        const name = m[role];
+        if (name === undefined) continue;
+        if (!sources.has(name)) ctx.addIssue({ code: 'custom', path: ['viessmann_meter', i, role], message: `names the source '${name}', which is not in automation.sources` });
+        else if (units.get(name) === '%') ctx.addIssue({ code: 'custom', path: ['viessmann_meter', i, role], message: `names the source '${name}', which is in %; a meter needs a power (W or kW)` });
+      }
+    });
     // A tempo_ess rule needs the colours, and a GX to steer.
     o.automation?.rules.forEach((rule, i) => {
       if (rule.type !== 'tempo_ess') return;

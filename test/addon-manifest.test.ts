@@ -32,6 +32,10 @@ const manifestSchema = z.object({
   homeassistant_api: z.boolean().optional(),
   hassio_api: z.boolean().optional(),
   image: z.string().optional(),
+  uart: z.boolean().optional(),
+  // A null host port: reachable on the internal network only, until the user enters a port.
+  ports: z.record(z.string().regex(/^\d{1,5}\/(tcp|udp)$/), z.number().int().min(1).max(65535).nullable()).optional(),
+  ports_description: z.record(z.string(), z.string().min(1)).optional(),
   options: z.record(z.string(), z.unknown()),
   schema: z.record(z.string(), schemaValue),
 });
@@ -118,4 +122,27 @@ test("the store's description names only the device families that are there", ()
     if (!present.has(family)) assert.doesNotMatch(String(config.description), name, `${family} is not there yet`);
   }
   for (const family of ['givenergy', 'vaillant']) assert.ok(present.has(family) && new RegExp(family, 'i').test(String(config.description)), family);
+});
+
+test("the meter's serial port is picked from the host's serial devices, and its Modbus TCP port is not published", () => {
+  const schema = config.schema as { viessmann_meter: Array<{ serial: Record<string, string>; tcp: Record<string, string> }> };
+  // The Supervisor offers the host's tty devices in a drop-down and maps the chosen one.
+  assert.equal(schema.viessmann_meter[0]!.serial.port, 'device(subsystem=tty)?');
+  assert.equal(schema.viessmann_meter[0]!.tcp.port, 'port?');
+  assert.equal(config.uart, true, 'uart: the host serial devices are mapped');
+  // The linter refuses full_access next to uart/usb/gpio/devices, and auto_uart altogether.
+  assert.ok(!('full_access' in config), 'no full_access');
+  assert.ok(!('auto_uart' in config), 'no auto_uart (use uart)');
+  const ports = config.ports as Record<string, number | null>;
+  const descriptions = config.ports_description as Record<string, string>;
+  assert.ok('502/tcp' in ports, 'the Modbus TCP port is declared');
+  assert.equal(ports['502/tcp'], null, 'not published on the host by default');
+  assert.equal(ports['6345/tcp'], null, 'the REST API is not published by default either');
+  assert.deepEqual(Object.keys(descriptions).sort(), Object.keys(ports).sort(), 'every port is described');
+  assert.match(descriptions['502/tcp']!, /viessmann_meter\.tcp\.port/);
+  // The add-on's Network section shows each port with its translated name.
+  for (const file of readdirSync('translations')) {
+    const network = (parseYaml(readFileSync(`translations/${file}`, 'utf8')) as { network?: Record<string, string> }).network ?? {};
+    assert.deepEqual(Object.keys(network).sort(), Object.keys(ports).sort(), `${file}: network names every port`);
+  }
 });

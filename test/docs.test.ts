@@ -7,12 +7,12 @@ import { optionPaths } from '../scripts/addon-schema.js';
 
 const docs = readFileSync('DOCS.md', 'utf8');
 
-/** The rows of the "All options" reference: the option in backticks in the first cell. */
+/** The rows of the "All options" reference: the option in backticks in the first cell (digits too: `grid_l1`). */
 function referenceRows(): string[] {
   const section = docs.slice(docs.indexOf('## All options'));
   assert.ok(docs.includes('## All options'), 'DOCS.md has an "All options" section');
   const end = section.indexOf('\n## ', 3);
-  return [...(end > 0 ? section.slice(0, end) : section).matchAll(/^\| `([a-z_.]+)` \|/gm)].map((m) => m[1]!);
+  return [...(end > 0 ? section.slice(0, end) : section).matchAll(/^\| `([a-z0-9_.]+)` \|/gm)].map((m) => m[1]!);
 }
 
 test('DOCS.md describes every option of the schema, and only those', () => {
@@ -30,4 +30,12 @@ test('DOCS.md names every GivTCP command and every command topic form', async ()
   const { COMMANDS } = await import('../src/adapters/givenergy/controls.js');
   for (const command of Object.keys(COMMANDS)) assert.match(docs, new RegExp(`\\b${command}\\b`), command);
   for (const part of ['set/mode', 'set/temperature', 'set/preset']) assert.ok(docs.includes(part), part);
+});
+
+test("DOCS.md's overview table under Configuration lists every top-level option", () => {
+  const start = docs.indexOf('## Configuration');
+  const overview = docs.slice(start, docs.indexOf('\n#', start + 3));
+  const rows = [...overview.matchAll(/^\| `([a-z0-9_]+)` \|/gm)].map((m) => m[1]!);
+  const topLevel = optionPaths().filter((p) => !p.includes('.'));
+  assert.deepEqual(rows.slice().sort(), topLevel.slice().sort());
 });

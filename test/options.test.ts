@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -186,3 +186,108 @@ function automationWithSchedule(start: string) {
   const rule = { type: 'surplus_switch', name: 'Pool', power_w: 1000, target: { mqtt: { command_topic: 'pool/set' } }, schedule_start: start, schedule_end: '0 18 * * *' };
   return { automation: { sources: [{ name: 'grid', mqtt: { topic: 'g' } }], surplus: { grid: 'grid' }, rules: [rule] } };
 }
+
+describe('viessmann_meter', () => {
+  const sources = ['grid', 'hp', 'rest', 'l1', 'l2', 'l3'].map((name) => ({ name, mqtt: { topic: `home/${name}` } }));
+  const withMeters = (...meters: Array<Record<string, unknown>>) => ({ automation: { sources }, viessmann_meter: meters });
+  const meter = (extra: Record<string, unknown> = {}) => ({ serial: { port: '/dev/ttyUSB0' }, grid: 'grid', heat_pump: 'hp', ...extra });
+  /** The one sentence, exactly; the option path it names is the first thing a user reads. */
+  const refused = (raw: unknown, sentence: string) =>
+    assert.throws(() => parseOptions(raw), (err: Error) => (assert.equal(err.message, sentence), true));
+
+  test('defaults: an ALE3 on 19200 8E1, unit 1, export positive, split evenly, stale after 30 s; no TCP server', () => {
+    const [m] = parseOptions(withMeters(meter())).viessmann_meter;
+    assert.deepEqual(m, {
+      name: 'Heat pump meter',
+      profile: 'ale3',
+      serial: { port: '/dev/ttyUSB0', baud: 19200, parity: 'even', stop_bits: 1, data_bits: 8 },
+      unit_id: 1,
+      sign: 'export_positive',
+      phase_split: 'even',
+      stale_after: 30,
+      grid: 'grid',
+      heat_pump: 'hp',
+    });
+    assert.deepEqual(parseOptions({}).viessmann_meter, [], 'no meter unless one is listed');
+  });
+
+  test("what the Supervisor stores (every nested block present, empty when unused) is accepted: the 262-A's line, TCP only, per-phase grid", () => {
+    const vitocal262 = meter({ name: '262-A', serial: { port: '/dev/ttyUSB1', baud: 38400, parity: 'none', stop_bits: 1, data_bits: 8 }, tcp: {}, sign: 'import_positive', phase_split: 'l1' });
+    const tcpOnly = { name: 'Gateway', serial: {}, tcp: { port: 502 }, rest_power: 'rest' };
+    const perPhase = { name: 'Phases', serial: { port: '/dev/ttyUSB2' }, tcp: { port: 1502, host: '127.0.0.1' }, grid_l1: 'l1', grid_l2: 'l2', grid_l3: 'l3', phase_split: 'measured' };
+    const parsed = parseOptions(withMeters(vitocal262, tcpOnly, perPhase)).viessmann_meter;
+    assert.deepEqual(parsed[0]!.serial, { port: '/dev/ttyUSB1', baud: 38400, parity: 'none', stop_bits: 1, data_bits: 8 });
+    assert.deepEqual(parsed[1]!.tcp, { port: 502, host: '0.0.0.0' });
+    assert.equal(parsed[1]!.serial?.port, undefined, 'serial: {} means no serial line');
+    assert.equal(parsed[2]!.phase_split, 'measured');
+    // Two meters without a TCP server (or without a serial line) do not share one.
+    assert.doesNotThrow(() => parseOptions(withMeters(meter({ name: 'A', tcp: {} }), meter({ name: 'B', serial: { port: '/dev/ttyUSB1' }, tcp: {} }))));
+  });
+
+  test('the surplus needs exactly one source mode', () => {
+    const oneOf = 'give exactly one surplus source: rest_power, or grid (with heat_pump), or grid_l1, grid_l2 and grid_l3.';
+    refused(withMeters({ serial: { port: '/dev/ttyUSB0' } }), `Invalid option viessmann_meter.0.rest_power: ${oneOf}`);
+    refused(withMeters(meter({ rest_power: 'rest', heat_pump: undefined })), `Invalid option viessmann_meter.0.rest_power: ${oneOf}`);
+    refused(withMeters(meter({ grid_l1: 'l1', grid_l2: 'l2', grid_l3: 'l3' })), `Invalid option viessmann_meter.0.rest_power: ${oneOf}`);
+    refused(withMeters({ serial: { port: '/dev/ttyUSB0' }, heat_pump: 'hp' }), `Invalid option viessmann_meter.0.rest_power: ${oneOf}`);
+  });
+
+  test('per-phase grid power takes all three phases, and the missing one is named', () => {
+    const phases = (given: Record<string, string>) => withMeters({ serial: { port: '/dev/ttyUSB0' }, ...given });
+    const tail = 'is needed too: per-phase grid power takes all three phases.';
+    refused(phases({ grid_l1: 'l1', grid_l2: 'l2' }), `Invalid option viessmann_meter.0.grid_l3: ${tail}`);
+    refused(phases({ grid_l1: 'l1', grid_l3: 'l3' }), `Invalid option viessmann_meter.0.grid_l2: ${tail}`);
+    refused(phases({ grid_l2: 'l2', grid_l3: 'l3' }), `Invalid option viessmann_meter.0.grid_l1: ${tail}`);
+    refused(phases({ grid_l2: 'l2' }), `Invalid option viessmann_meter.0.grid_l1: ${tail}`);
+  });
+
+  test('a measured phase split needs the per-phase sources; rest_power does not take heat_pump', () => {
+    refused(withMeters(meter({ phase_split: 'measured' })), 'Invalid option viessmann_meter.0.phase_split: measured needs grid_l1, grid_l2 and grid_l3.');
+    refused(
+      withMeters({ serial: { port: '/dev/ttyUSB0' }, rest_power: 'rest', heat_pump: 'hp' }),
+      'Invalid option viessmann_meter.0.heat_pump: is not used with rest_power (the rest power already holds it); leave one of them out.',
+    );
+  });
+
+  test('a meter needs a serial port or a TCP port', () => {
+    const sentence = 'Invalid option viessmann_meter.0.serial.port: is needed, or tcp.port: the meter needs a serial port or a TCP port to be polled on.';
+    refused(withMeters(meter({ serial: undefined })), sentence);
+    refused(withMeters(meter({ serial: {}, tcp: {} })), sentence);
+    refused(withMeters(meter({ serial: { baud: 38400 }, tcp: { host: '0.0.0.0' } })), sentence);
+  });
+
+  test('every source is a name in automation.sources', () => {
+    refused(withMeters(meter({ grid: 'grid_power' })), "Invalid option viessmann_meter.0.grid: names the source 'grid_power', which is not in automation.sources.");
+    refused(withMeters(meter({ heat_pump: 'vitocal' })), "Invalid option viessmann_meter.0.heat_pump: names the source 'vitocal', which is not in automation.sources.");
+    refused(withMeters(meter(), meter({ name: 'Second', serial: { port: '/dev/ttyUSB1' }, grid: undefined, heat_pump: undefined, rest_power: 'restpower' })), "Invalid option viessmann_meter.1.rest_power: names the source 'restpower', which is not in automation.sources.");
+    refused({ viessmann_meter: [meter()] }, "Invalid option viessmann_meter.0.grid: names the source 'grid', which is not in automation.sources.");
+    refused(withMeters(meter({ grid: 'Grid' })), 'Invalid option viessmann_meter.0.grid: use the name of a source in automation.sources.');
+  });
+
+  test('the baud rate is one the ALE3 knows; the other line settings are bounded', () => {
+    refused(withMeters(meter({ serial: { port: '/dev/ttyUSB0', baud: 14400 } })), 'Invalid option viessmann_meter.0.serial.baud: use one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200.');
+    refused(withMeters(meter({ serial: { port: '/dev/ttyUSB0', baud: 230400 } })), 'Invalid option viessmann_meter.0.serial.baud: must be at most 115200.');
+    refused(withMeters(meter({ serial: { port: '/dev/ttyUSB0', parity: 'mark' } })), 'Invalid option viessmann_meter.0.serial.parity: must be one of even, odd, none.');
+    refused(withMeters(meter({ serial: { port: '/dev/ttyUSB0', stop_bits: 3 } })), 'Invalid option viessmann_meter.0.serial.stop_bits: must be at most 2.');
+    refused(withMeters(meter({ unit_id: 248 })), 'Invalid option viessmann_meter.0.unit_id: must be at most 247.');
+    refused(withMeters(meter({ stale_after: 0 })), 'Invalid option viessmann_meter.0.stale_after: must be at least 1.');
+    refused(withMeters(meter({ sign: 'inverted' })), 'Invalid option viessmann_meter.0.sign: must be one of export_positive, import_positive.');
+    refused(withMeters(meter({ tcp: { port: 70000 } })), 'Invalid option viessmann_meter.0.tcp.port: must be at most 65535.');
+    refused(withMeters(meter({ serial: { port: '/dev/ttyUSB0', speed: 9600 } })), 'Invalid option viessmann_meter.0.serial.speed: this option does not exist.');
+  });
+
+  test('two meters with the same name, serial port or TCP port are refused, naming the second', () => {
+    refused(
+      withMeters(meter(), meter({ name: 'Heat-pump meter', serial: { port: '/dev/ttyUSB1' } })),
+      'Invalid option viessmann_meter.1.name: the same name (so the same HA device) as viessmann_meter.0; list each device once.',
+    );
+    refused(
+      withMeters(meter({ name: 'A' }), meter({ name: 'B' })),
+      'Invalid option viessmann_meter.1.serial.port: the same serial port as viessmann_meter.0; list each device once.',
+    );
+    refused(
+      withMeters(meter({ name: 'A', serial: {}, tcp: { port: 502 } }), meter({ name: 'B', serial: {}, tcp: { port: 502, host: '127.0.0.1' } })),
+      'Invalid option viessmann_meter.1.tcp.port: the same TCP port as viessmann_meter.0; list each device once.',
+    );
+  });
+});

@@ -31,5 +31,9 @@ export async function createAdapters(options: Options, contextFor: ContextFor, n
     const { TempoAdapter } = await import('./tempo/adapter.js');
     adapters.push(new TempoAdapter(options.tempo, contextFor('tempo'), { notify }));
   }
+  if (options.viessmann_meter.length) {
+    const { ViessmannMeterAdapter } = await import('./viessmann-meter/adapter.js');
+    adapters.push(...options.viessmann_meter.map((o) => new ViessmannMeterAdapter(o, contextFor(`viessmann meter ${o.name}`))));
+  }
   return adapters;
 }

@@ -25,6 +25,13 @@ import { tempoOptions } from '../../src/adapters/tempo/options.js';
 import { TempoServer } from '../../src/simulators/tempo-server.js';
 import { systemClock } from '../../src/core/clock.js';
 import { Store } from '../../src/core/store.js';
+import { ViessmannMeterAdapter } from '../../src/adapters/viessmann-meter/adapter.js';
+import { viessmannMeterOptions } from '../../src/adapters/viessmann-meter/options.js';
+import { sourceOptions } from '../../src/measurements/options.js';
+import modbusSerial from 'modbus-serial';
+import { join } from 'node:path';
+
+const ModbusRTU = modbusSerial.default;
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
@@ -192,6 +199,48 @@ const families: Family[] = [
           return sim.writes.length > before;
         },
         close: async () => (await inverter.stop(), await sim.close()),
+      };
+    },
+  },
+  {
+    name: 'viessmann_meter',
+    async make(t, reachable) {
+      // The heat pump is the peer: "reaching" it is serving it a surplus it reads.
+      if (!t.app.measurements.get('contract_rest')) {
+        t.app.measurements.define(sourceOptions.parse({ name: 'contract_rest', mqtt: { topic: 'contract/rest', unit: 'W' } }));
+      }
+      const port = await freePort();
+      const missing = join(tempDir(), 'ttyUSB-gone');
+      const options = viessmannMeterOptions.parse({
+        name: 'Contract meter', rest_power: 'contract_rest', ...(reachable ? { tcp: { port, host: '127.0.0.1' } } : { serial: { port: missing } }),
+      });
+      const adapter = new ViessmannMeterAdapter(options, t.app.contextFor('contract meter'));
+      const publisher = await Recorder.connect(broker.port);
+      return {
+        adapter,
+        reached: () => (adapter.tcpPort === undefined ? 0 : 1),
+        shownUnreachable: async (rec) => {
+          await rec.waitFor('energy2mqtt/viessmann_meter_contract_meter/server_state', (p) => p.startsWith(`serial ${missing}: cannot open`));
+        },
+        act: async () => {
+          await publisher.publish('contract/rest', '3000');
+          const client = new ModbusRTU();
+          try {
+            await client.connectTCP('127.0.0.1', { port });
+            client.setTimeout(500);
+            const end = Date.now() + 1000;
+            while (Date.now() < end) {
+              if ((await client.readHoldingRegisters(37, 1)).data[0] !== 0) return true;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            return false;
+          } catch {
+            return false; // refused: the meter is gone
+          } finally {
+            await new Promise<void>((resolve) => (client.isOpen ? client.close(() => resolve()) : resolve()));
+          }
+        },
+        close: () => publisher.close(),
       };
     },
   },

@@ -9,7 +9,7 @@ import modbusSerial from 'modbus-serial';
 import { startSerialSlave, type ModbusSlaveServer, type RequestEvent, type RequestOutcome } from '../../../src/adapters/viessmann-meter/modbus-slave.js';
 import { Ale3Bank } from '../../../src/adapters/viessmann-meter/registers.js';
 import { EXPECTED, IDENTITY, READING, UNIT_ID } from './ale3-fixture.js';
-import { RawSerialMaster, percentile, readPdu, rtuFrame, socatPair } from './helpers.js';
+import { RawSerialMaster, readPdu, rtuFrame, socatPair } from './helpers.js';
 
 // modbus-serial is CommonJS; under NodeNext its typed default export is the `default` property.
 const ModbusRTU = modbusSerial.default;
@@ -101,22 +101,18 @@ for (const settings of SETTINGS) {
       }
     });
 
-    test('response time, request sent to first byte back (pty: no wire time)', async (t) => {
+    // The response time is measured in bench/viessmann-meter.bench.ts; here only the answers.
+    test('300 requests in a row, each answered right', async () => {
       const raw = await RawSerialMaster.open(pair.master, settings.baudRate, settings.parity);
-      const times: number[] = [];
       try {
         for (let i = 0; i < 300; i++) {
           raw.take();
           await raw.send(rtuFrame(UNIT_ID, readPdu(3, 37, 1)));
           assert.deepEqual(await raw.until(7), answerTo(37));
-          times.push(raw.firstByteAt - raw.sentAt);
         }
       } finally {
         await raw.close();
       }
-      times.sort((a, b) => a - b);
-      t.diagnostic(`serial ${settings.name}: p50 ${percentile(times, 50).toFixed(3)} ms, p99 ${percentile(times, 99).toFixed(3)} ms over 300 requests`);
-      assert.ok(percentile(times, 99) < 60, 'within the ALE3 limit of 60 ms');
     });
 
     test('fuzz: 2000 random frames, glued and split, never crash the slave', async () => {

@@ -7,7 +7,7 @@ import modbusSerial from 'modbus-serial';
 import { startTcpSlave, type RequestEvent, type TcpSlaveServer } from '../../../src/adapters/viessmann-meter/modbus-slave.js';
 import { Ale3Bank, Sdm630Bank, type PartialCounter } from '../../../src/adapters/viessmann-meter/registers.js';
 import { EXPECTED, IDENTITY, READING, UNIT_ID } from './ale3-fixture.js';
-import { RawTcpMaster, mbapFrame, percentile, readPdu } from './helpers.js';
+import { RawTcpMaster, mbapFrame, readPdu } from './helpers.js';
 
 // modbus-serial is CommonJS; under NodeNext its typed default export is the `default` property.
 const ModbusRTU = modbusSerial.default;
@@ -82,20 +82,12 @@ test('another unit id gets no answer; a broadcast write is done without one', { 
   }
 });
 
-test('1000 polls: response time p50 and p99', { timeout: 10_000 }, async (t) => {
-  for (let i = 0; i < 200; i++) await client.readHoldingRegisters(35, 16); // warm-up (JIT)
-  const times: number[] = [];
+// Response times are measured in bench/viessmann-meter.bench.ts; here only that every answer is right.
+test('1000 polls in a row are all answered right', { timeout: 10_000 }, async () => {
   for (let i = 0; i < 1000; i++) {
-    const start = performance.now();
     const { data } = await client.readHoldingRegisters(35, 16);
-    times.push(performance.now() - start);
     assert.equal(data[2], EXPECTED[37]![1]);
   }
-  times.sort((a, b) => a - b);
-  const p50 = percentile(times, 50);
-  const p99 = percentile(times, 99);
-  t.diagnostic(`TCP response time over 1000 requests: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
-  assert.ok(p99 < 60, `p99 ${p99} ms is over the ALE3's 60 ms`);
 });
 
 /** Checks a stream of MBAP responses: each answers a request sent, with its function or an exception. */
