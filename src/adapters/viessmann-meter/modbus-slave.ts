@@ -7,6 +7,7 @@
 // already depends on, loaded lazily so that TCP works where its native part is missing) and
 // frames RTU itself (rtu-framer.ts); the TCP side is node:net with the MBAP header.
 import { createServer, type Server, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { withCrc, crcOk } from './crc.js';
 import { RtuFramer, silence35Ms } from './rtu-framer.js';
 
@@ -240,13 +241,30 @@ export async function startSerialSlave(options: SerialSlaveOptions): Promise<Mod
   port.on('error', (error: Error) => lost(error));
   port.on('close', (error?: Error | null) => {
     framer.stop();
+    clearInterval(watchdog);
     lost(error ?? undefined);
   });
-  await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  // A tty that hangs up (a USB adapter unplugged, the far end of a pty closed) reads 0 bytes, and
+  // serialport's reader retries that at once, for ever, without an event: it would spin and grow
+  // until the process dies. The device node goes away with it, so watch the path instead.
+  const watchdog = setInterval(() => {
+    if (existsSync(options.path)) return;
+    lost(new Error(`${options.path} is gone (adapter unplugged?)`));
+    if (port.isOpen) port.close(() => undefined);
+    clearInterval(watchdog);
+  }, 250);
+  watchdog.unref();
+  try {
+    await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  } catch (error) {
+    clearInterval(watchdog);
+    throw error;
+  }
   return {
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
+        clearInterval(watchdog);
         framer.stop();
         if (!port.isOpen) return resolve();
         port.close(() => resolve());

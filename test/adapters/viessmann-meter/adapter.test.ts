@@ -326,7 +326,7 @@ for (const line of SERIAL) {
   });
 }
 
-test('a serial port that is not there: the add-on starts, HA is told why, and it opens once the adapter is plugged in', { timeout: 40_000 }, async () => {
+test('a serial port that is not there: the add-on starts, HA is told why, and it opens once the adapter is plugged in', { timeout: 60_000 }, async () => {
   const port = await freePort();
   const path = join(tempDir(), 'ttyUSB-meter');
   const t = await startApp(broker.port, {
@@ -342,6 +342,12 @@ test('a serial port that is not there: the add-on starts, HA is told why, and it
     // The USB adapter appears (a pty linked at that path): the meter opens it at the next try.
     plugged = spawn('/usr/bin/socat', [`pty,raw,echo=0,link=${path}`, 'pty,raw,echo=0'], { stdio: 'ignore' });
     await rec.waitFor(`${T}/server_state`, (p) => p.startsWith(`serial ${path} 19200 8E1, unit 1: open`), 15_000);
+    // Unplugged again: said at once (the tty hangs up without an error), and opened again after.
+    const mark = rec.mark();
+    plugged.kill();
+    await rec.waitFor(`${T}/server_state`, (p) => p.startsWith(`serial ${path} closed (`), 3000, mark);
+    plugged = spawn('/usr/bin/socat', [`pty,raw,echo=0,link=${path}`, 'pty,raw,echo=0'], { stdio: 'ignore' });
+    await rec.waitFor(`${T}/server_state`, (p) => p.startsWith(`serial ${path} 19200 8E1, unit 1: open`), 15_000, mark);
   } finally {
     plugged?.kill();
     await rec.close();
