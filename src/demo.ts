@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { parseOptions } from './options.js';
-import { DEMO_GX_PORTAL_ID, DEMO_TEMPO_RULE, startDemoSimulators } from './simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, startDemoSimulators } from './simulators/index.js';
+import { meterDeviceId } from './adapters/viessmann-meter/options.js';
 import { victronDeviceId } from './adapters/victron/ids.js';
 import { slugOf } from './automation/options.js';
 
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
   const options = parseOptions({ mqtt: { host: '127.0.0.1', port }, ...simulators.options });
   const app = new App({ options, dataDir });
   await app.start();
+  // The heat pump polls the add-on's meter, which listens only from app.start() on.
+  await simulators.startPollers();
 
   process.stdout.write(
     [
@@ -41,6 +44,8 @@ async function main(): Promise<void> {
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/rule_demo_boiler/#' -t demo/boiler/set`,
       'Watch the Tempo colours and the Tempo ESS rule plan the GX\'s night (schedule at 20:05, min SoC and BatteryLife at 22:00, Paris time):',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/tempo/#' -t 'energy2mqtt/rule_${slugOf(DEMO_TEMPO_RULE)}/#' -t 'energy2mqtt/${victronDeviceId(DEMO_GX_PORTAL_ID)}/#'`,
+      'Watch the heat pump poll the emulated Viessmann meter (its compressor follows the surplus served):',
+      `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/${meterDeviceId(DEMO_HEAT_PUMP_METER)}/#' -t ${DEMO_HEAT_PUMP_TOPIC}`,
       'Notifications (tomorrow\'s colour, the plan applied) go to the simulated Prowl and are printed here.',
       "The simulated GivEnergy inverter answers GivTCP's REST API too (this run's token):",
       `  curl -H 'Authorization: Bearer ${options.givenergy_rest?.token ?? ''}' http://127.0.0.1:6345/getCache`,

@@ -5,13 +5,15 @@ import { spawn } from 'node:child_process';
 import { freePort } from './helpers/broker.js';
 import { Recorder, eventually, sleep } from './helpers/mqtt-client.js';
 import { deviceDiscoveryProblems } from '../src/core/ha-acceptance.js';
-import { DEMO_GX_PORTAL_ID, DEMO_TEMPO_RULE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
+import { meterDeviceId } from '../src/adapters/viessmann-meter/options.js';
 import { victronDeviceId } from '../src/adapters/victron/ids.js';
 import { slugOf } from '../src/automation/options.js';
 import { calendarProblem, nextDate, parisParts, tempoDayAt } from '../src/adapters/tempo/calendar.js';
 
 const GX = victronDeviceId(DEMO_GX_PORTAL_ID);
 const TEMPO_RULE = `rule_${slugOf(DEMO_TEMPO_RULE)}`;
+const HEAT_PUMP_METER = meterDeviceId(DEMO_HEAT_PUMP_METER);
 /** The colour the demo gives a Tempo day (the calendar is built around the day the demo starts). */
 const demoColour = (startedAt: number, date: string) => demoTempoCalendar(tempoDayAt(startedAt))[date] ?? 'blue';
 
@@ -29,6 +31,8 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
     assert.ok(output.includes(`Victron GX (ESS, portal id ${DEMO_GX_PORTAL_ID})`), 'it names the GX');
     assert.ok(output.includes(describeTempoCalendar(demoTempoCalendar(tempoDayAt(startedAt)))), 'it prints the Tempo calendar');
     assert.match(output, /Prowl \(notifications\) on http:\/\/127\.0\.0\.1:\d+\/publicapi/);
+    assert.match(output, /Viessmann Vitocal heat pump polling the emulated ALE3 meter on /, 'it names the heat pump');
+    assert.ok(output.includes(`-t 'energy2mqtt/${HEAT_PUMP_METER}/#'`), "it says where to watch the meter the heat pump polls");
     const rec = await Recorder.connect(port, ['energy2mqtt/bridge/state', 'homeassistant/device/+/config']);
     await rec.waitFor('energy2mqtt/bridge/state', (p) => p === 'online');
     await rec.waitFor('homeassistant/device/bridge/config');
@@ -67,6 +71,14 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
     await gx.waitFor(`energy2mqtt/${TEMPO_RULE}/state`, (p) => p === 'waiting' || p === 'on', 10_000);
     assert.doesNotMatch(reason, /waiting for the GX|not answering|Dynamic ESS/);
     await gx.close();
+
+    // The emulated Viessmann meter: discovered, and polled by the simulated Vitocal.
+    assert.ok(rec.last(`homeassistant/device/${HEAT_PUMP_METER}/config`)?.payload, 'the Viessmann meter is discovered');
+    const meter = await Recorder.connect(port, [`energy2mqtt/${HEAT_PUMP_METER}/polls_per_minute`, DEMO_HEAT_PUMP_TOPIC]);
+    await meter.waitFor(`energy2mqtt/${HEAT_PUMP_METER}/polls_per_minute`, (p) => Number(p) > 0, 30_000);
+    // The heat pump reports its draw after every poll: the add-on's heat_pump source.
+    await meter.waitFor(DEMO_HEAT_PUMP_TOPIC, (p) => Number(p) > 0, 10_000);
+    await meter.close();
     await rec.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

@@ -1,6 +1,7 @@
 // For the demo only: a house meter on MQTT. It publishes the grid power of a sunny day squeezed
 // into a few minutes, with passing clouds, and adds the load the demo rule switches on, so the
-// automation engine has something real to react to.
+// automation engine has something real to react to. Other simulated loads (the heat pump) add
+// their draw with addLoad, so what they do shows in the grid power: the loop closes.
 import mqtt, { type MqttClient } from 'mqtt';
 
 export const DEMO_GRID_TOPIC = 'demo/meter/grid_power';
@@ -12,6 +13,12 @@ export class DemoMeter {
   private timer?: NodeJS.Timeout;
   private loadOn = false;
   private step = 60; // mid-morning, so something happens soon
+  private readonly loads: Array<() => number> = [];
+
+  /** A load whose draw (W, read every second) the house meter adds to the grid power. */
+  addLoad(drawW: () => number): void {
+    this.loads.push(drawW);
+  }
 
   async start(port: number): Promise<void> {
     const client = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: 'energy2mqtt_demo_meter' });
@@ -22,7 +29,8 @@ export class DemoMeter {
       // A 4-minute "day": 600 W of house load, up to 4.5 kW of PV, clouds now and then.
       const phase = (this.step++ % 240) / 240;
       const pv = Math.max(0, Math.sin(phase * Math.PI)) * 4500 * (Math.sin(this.step / 7) > 0.8 ? 0.3 : 1);
-      const grid = Math.round(600 + (this.loadOn ? LOAD_W : 0) - pv);
+      const others = this.loads.reduce((sum, drawW) => sum + drawW(), 0);
+      const grid = Math.round(600 + (this.loadOn ? LOAD_W : 0) + others - pv);
       void client.publishAsync(DEMO_GRID_TOPIC, JSON.stringify({ power: grid }));
     }, 1000);
   }

@@ -7,6 +7,9 @@ import { VictronGxSimulator } from './victron-gx.js';
 import { TempoServer } from './tempo-server.js';
 import { ProwlSimulator } from './prowl.js';
 import { systemClock } from '../core/clock.js';
+import { createServer } from 'node:net';
+import { socatAvailable, socatPair } from './serial-pair.js';
+import { VitocalSimulator, type VitocalTransport } from './vitocal.js';
 import { addDays, calendarProblem, tempoDayAt, weekday, type TempoColour } from '../adapters/tempo/calendar.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
@@ -16,6 +19,9 @@ import { addDays, calendarProblem, tempoDayAt, weekday, type TempoColour } from 
 export const DEMO_GX_PORTAL_ID = 'c0ffee0de300';
 /** The demo's tempo_ess rule (device rule_tempo_ess). */
 export const DEMO_TEMPO_RULE = 'Tempo ESS';
+/** The emulated Viessmann meter the demo heat pump polls (device viessmann_meter_heat_pump_meter). */
+export const DEMO_HEAT_PUMP_METER = 'Heat pump meter';
+export const DEMO_HEAT_PUMP_TOPIC = 'demo/heat_pump/power';
 
 export interface DemoSimulators {
   names: string[];
@@ -25,6 +31,8 @@ export interface DemoSimulators {
   tempoCalendar: Record<string, TempoColour>;
   /** Where the add-on's notifications arrive. */
   prowl: ProwlSimulator;
+  /** Starts what polls the add-on (the heat pump): call it once the add-on is up and its meter listens. */
+  startPollers(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +76,8 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
   const meter = new DemoMeter();
   await meter.start(brokerPort);
   running.push({ name: 'house meter (demo/meter/grid_power) with a 2 kW boiler (demo/boiler/set)', stop: () => meter.stop() });
+  const heatPump = await demoHeatPump(brokerPort, running);
+  meter.addLoad(() => heatPump.simulator.powerW);
   const dongle = new GivEnergyDongleSimulator({ live: true, armFirmware: 312, heartbeatMs: 60_000 });
   const donglePort = await dongle.listen();
   running.push({ name: `GivEnergy dongle (Gen3 hybrid ${dongle.inverterSerial}, one battery) on 127.0.0.1:${donglePort}`, stop: () => dongle.close() });
@@ -99,7 +109,7 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
   await prowl.listen();
   running.push({ name: `Prowl (notifications) on ${prowl.url}`, stop: () => prowl.close() });
 
-  const automation = DemoMeter.options() as { rules?: unknown[] };
+  const automation = DemoMeter.options() as { sources?: unknown[]; rules?: unknown[] };
   return {
     names: running.map((s) => s.name),
     tempoCalendar,
@@ -107,7 +117,12 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
     options: {
       vaillant: [{ username: 'demo@example.com', password: 'demo-password', identity_url: vaillant.identityUrl, api_url: vaillant.apiUrl }],
       // The demo boiler's rule, and the Tempo ESS rule steering the GX from the colours.
-      automation: { ...automation, rules: [...(automation.rules ?? []), { type: 'tempo_ess', name: DEMO_TEMPO_RULE }] },
+      automation: {
+        ...automation,
+        sources: [...(automation.sources ?? []), { name: 'heat_pump', mqtt: { topic: DEMO_HEAT_PUMP_TOPIC, unit: 'W' }, stale_after: 30 }],
+        rules: [...(automation.rules ?? []), { type: 'tempo_ess', name: DEMO_TEMPO_RULE }],
+      },
+      viessmann_meter: [{ name: DEMO_HEAT_PUMP_METER, ...heatPump.meterOptions, grid: 'grid', heat_pump: 'heat_pump' }],
       givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
       // The REST API as a user would turn it on: with a token (a new one every run).
       givenergy_rest: { enabled: true, port: 6345, token: randomBytes(18).toString('base64url') },
@@ -115,8 +130,59 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
       tempo: { enabled: true, sources: ['rte', 'api_couleur_tempo', 'edf', 'ecodevice'], ...tempo.urls, rte_client_id: rte.clientId, rte_client_secret: rte.clientSecret },
       notifications: { prowl_api_key: prowlKey, prowl_url: prowl.url, language: 'en' },
     },
+    startPollers: () => heatPump.simulator.start(),
     stop: async () => {
       for (const sim of running.reverse()) await sim.stop();
     },
   };
+}
+
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A Vitocal on the emulated meter's bus: a socat serial pair at the 200-S's 19200 8E1 when socat
+ * is installed, else Modbus TCP. It polls only once startPollers() runs, so it never talks to a
+ * port nobody has opened yet.
+ */
+async function demoHeatPump(brokerPort: number, running: Array<{ name: string; stop(): Promise<void> }>) {
+  let transport: VitocalTransport;
+  let meterOptions: Record<string, unknown>;
+  let where: string;
+  if (socatAvailable()) {
+    const pair = await socatPair();
+    running.push({ name: `socat serial pair ${pair.slave} <-> ${pair.master}`, stop: () => pair.close() });
+    transport = { serial: { path: pair.master, baudRate: 19200, parity: 'even', dataBits: 8, stopBits: 1 } };
+    meterOptions = { serial: { port: pair.slave, baud: 19200, parity: 'even' } };
+    where = `${pair.master} (the meter on ${pair.slave}, 19200 8E1, unit 1)`;
+  } else {
+    const port = await freeTcpPort();
+    transport = { tcp: { host: '127.0.0.1', port } };
+    meterOptions = { serial: {}, tcp: { port, host: '127.0.0.1' } };
+    where = `Modbus TCP 127.0.0.1:${port} (unit 1; install socat for a serial line)`;
+  }
+  const simulator = new VitocalSimulator({
+    transport,
+    unitId: 1,
+    profile: 'ale3',
+    sign: 'export_positive',
+    pollIntervalMs: 5000,
+    startThresholdW: 800,
+    stopThresholdW: 300,
+    compressorW: 900,
+    // Short for a 4-minute day; a real compressor keeps several minutes.
+    minRunMs: 40_000,
+    minPauseMs: 40_000,
+    mqtt: { host: '127.0.0.1', port: brokerPort, powerTopic: DEMO_HEAT_PUMP_TOPIC },
+  });
+  running.push({
+    name: `Viessmann Vitocal heat pump polling the emulated ALE3 meter on ${where}: starts at 800 W surplus, draws 900 W (${DEMO_HEAT_PUMP_TOPIC})`,
+    stop: () => simulator.stop(),
+  });
+  return { simulator, meterOptions };
 }

@@ -1,10 +1,11 @@
 // What the meter's tests share: a reference CRC from modbus-serial (not ours), frame builders,
 // a virtual serial pair from socat, and raw masters that record every byte they receive.
 import { createRequire } from 'node:module';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { SerialPort } from 'serialport';
+
+export { socatPair } from '../../../src/simulators/serial-pair.js';
 
 const require = createRequire(import.meta.url);
 const referenceCrc: (buf: Buffer) => number = require('modbus-serial/utils/crc16.js');
@@ -28,33 +29,6 @@ export function mbapFrame(transaction: number, unit: number, pdu: readonly numbe
 
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Two linked pseudo-terminals, as a USB-RS485 adapter and the heat pump's end of the bus. */
-export async function socatPair(): Promise<{ slave: string; master: string; close: () => Promise<void> }> {
-  const child: ChildProcess = spawn('/usr/bin/socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const paths: string[] = [];
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`socat exited (${code}): ${stderr}`)));
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      for (const m of stderr.matchAll(/PTY is (\S+)/g)) if (!paths.includes(m[1]!)) paths.push(m[1]!);
-      if (paths.length === 2 && /starting data transfer loop/.test(stderr)) resolve();
-    });
-  });
-  child.removeAllListeners('exit');
-  return {
-    slave: paths[0]!,
-    master: paths[1]!,
-    close: async () => {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** Collects bytes; `until(n)` resolves once n bytes were received since the last `take()`. */
