@@ -8,6 +8,7 @@ import { benchVaillant } from './vaillant.bench.js';
 import { benchRecovery } from './recovery.bench.js';
 import { benchVictron } from './victron.bench.js';
 import { benchViessmannMeter } from './viessmann-meter.bench.js';
+import { benchWaterHeater } from './water-heater.bench.js';
 import { printTable, type Row } from './stats.js';
 
 const families: Array<{ key: string; title: string; run: (broker: TestBroker) => Promise<Row[]> }> = [
@@ -18,6 +19,7 @@ const families: Array<{ key: string; title: string; run: (broker: TestBroker) =>
   { key: 'recovery', title: 'Recovery (issue 8)', run: () => benchRecovery() },
   { key: 'victron', title: 'Victron and Tempo (issue 10)', run: benchVictron },
   { key: 'viessmann', title: 'Viessmann meter (issue 11)', run: benchViessmannMeter },
+  { key: 'water-heater', title: 'Water heater (issue 12)', run: () => benchWaterHeater() },
 ];
 
 const wanted = process.argv.slice(2).map((a) => a.toLowerCase());
