@@ -95,9 +95,11 @@ export class App {
     declareBridgeDevice(this.bridge, this.logs, this.haChanges, VERSION);
     void this.connection.start();
 
-    this.measurements = new Measurements({ clock, log: this.logs.child('measurements'), bridge: this.bridge });
+    // Cloud sources (forecast.solar, VRM) load the shared HTTP client themselves when one is defined.
+    this.measurements = new Measurements({ clock, log: this.logs.child('measurements'), bridge: this.bridge, store: this.store, secrets: this.secrets });
     const automation = options.automation;
-    if (automation && usesHomeAssistant(automation)) {
+    // Water heaters on HA entities reach them through HA's API, as rules do.
+    if (automation && (usesHomeAssistant(automation) || options.water_heater.some((w) => w.backend === 'ha'))) {
       const access = homeAssistantAccess(automation.home_assistant, this.config.supervisorToken);
       this.secrets.add(access.token);
       await this.measurements.connectHomeAssistant(access);
@@ -158,6 +160,7 @@ export class App {
         find: (id) => this.bridge.getDevice(id),
         event: (data) => this.bridge.event(data),
         follow: (filter, handler) => this.bridge.subscribeExternal(filter, handler),
+        publish: (topic, payload) => this.bridge.publishExternal(topic, payload),
       },
       secrets: this.secrets,
       measurements: this.measurements,

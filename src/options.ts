@@ -10,6 +10,7 @@ import { givenergyInverterOptions, givenergyRestOptions } from './adapters/given
 import { vaillantAccountOptions } from './adapters/vaillant/options.js';
 import { victronGxOptions } from './adapters/victron/options.js';
 import { tempoOptions } from './adapters/tempo/options.js';
+import { HEATER_SOURCE_ROLES, heaterDeviceId, waterHeaterOptions } from './adapters/water-heater/options.js';
 import { METER_SOURCE_ROLES, meterDeviceId, viessmannMeterOptions } from './adapters/viessmann-meter/options.js';
 import { notificationOptions } from './notify/options.js';
 
@@ -92,6 +93,7 @@ export const optionsSchema = z
     victron: z.array(victronGxOptions).default([]),
     tempo: tempoOptions.optional(),
     viessmann_meter: z.array(viessmannMeterOptions).default([]),
+    water_heater: z.array(waterHeaterOptions).default([]),
     notifications: notificationOptions.optional(),
     automation: automationOptions.optional(),
   })
@@ -115,6 +117,25 @@ export const optionsSchema = z
         if (name === undefined) continue;
         if (!sources.has(name)) ctx.addIssue({ code: 'custom', path: ['viessmann_meter', i, role], message: `names the source '${name}', which is not in automation.sources` });
         else if (units.get(name) === '%') ctx.addIssue({ code: 'custom', path: ['viessmann_meter', i, role], message: `names the source '${name}', which is in %; a meter needs a power (W or kW)` });
+      }
+    });
+    noDuplicates(o.water_heater.map((w) => heaterDeviceId(w.name)), ['water_heater'], 'name', 'the same name (so the same HA device) as', ctx);
+    o.water_heater.forEach((w, i) => {
+      const at = (field: string) => ['water_heater', i, field];
+      if (w.backend === 'ha' && !o.automation) ctx.addIssue({ code: 'custom', path: at('backend'), message: 'ha needs Home Assistant\'s API: add automation (its sources name the measurements anyway)' });
+      for (const role of HEATER_SOURCE_ROLES) {
+        const name = w[role];
+        if (name === undefined) continue;
+        if (!sources.has(name)) ctx.addIssue({ code: 'custom', path: at(role), message: `names the source '${name}', which is not in automation.sources` });
+        else if (units.get(name) === '%' && role !== 'battery_soc' && role !== 'mppt_mode') {
+          ctx.addIssue({ code: 'custom', path: at(role), message: `names the source '${name}', which is in %; this needs a power (W or kW)` });
+        }
+      }
+      // A gate without its measurement would never pass: the heater would never run.
+      const gates = w.gates ?? {};
+      const gateNeeds: Array<[gate: keyof typeof gates, role: (typeof HEATER_SOURCE_ROLES)[number]]> = [['min_soc', 'battery_soc'], ['max_battery_discharge_w', 'battery_power'], ['max_grid_import_w', 'grid']];
+      for (const [gate, role] of gateNeeds) {
+        if (gates[gate] !== undefined && w[role] === undefined) ctx.addIssue({ code: 'custom', path: ['water_heater', i, 'gates', gate], message: `needs ${role} (the measurement it checks)` });
       }
     });
     // A tempo_ess rule needs the colours, and a GX to steer.

@@ -146,3 +146,19 @@ test("the meter's serial port is picked from the host's serial devices, and its 
     assert.deepEqual(Object.keys(network).sort(), Object.keys(ports).sort(), `${file}: network names every port`);
   }
 });
+
+test('the water heater needs no hardware access: no gpio, devices, privileges or full access are granted', () => {
+  // Backend pigpiod (the default) drives the pins through another add-on's or the host's pigpiod
+  // over TCP; ha and mqtt need no Pi. Only the native backend would need these, and they would
+  // lower every user's security rating (config.yaml says what it would take, in a comment).
+  for (const key of ['gpio', 'devices', 'privileged', 'full_access', 'devicetree', 'host_network', 'docker_api']) {
+    assert.ok(!(key in config), `${key} is not granted`);
+  }
+  assert.ok(!('apparmor' in config) || config.apparmor !== false, 'AppArmor stays on');
+  const manifest = readFileSync('config.yaml', 'utf8');
+  for (const need of ['gpio: true', '/dev/mem', '/dev/vcio', 'SYS_RAWIO', 'AppArmor', 'Pi 5', 'pigpiod']) {
+    assert.ok(manifest.includes(need), `config.yaml explains what backend pigpio would need: ${need}`);
+  }
+  const ports = config.ports as Record<string, number | null>;
+  assert.ok(!('8888/tcp' in ports), 'pigpiod is a client connection: no port of its own');
+});

@@ -5,15 +5,18 @@ import { spawn } from 'node:child_process';
 import { freePort } from './helpers/broker.js';
 import { Recorder, eventually, sleep } from './helpers/mqtt-client.js';
 import { deviceDiscoveryProblems } from '../src/core/ha-acceptance.js';
-import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, DEMO_WATER_HEATER_DEVICE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
 import { meterDeviceId } from '../src/adapters/viessmann-meter/options.js';
 import { victronDeviceId } from '../src/adapters/victron/ids.js';
 import { slugOf } from '../src/automation/options.js';
+import type { HeaterState } from '../src/adapters/water-heater/controller.js';
 import { calendarProblem, nextDate, parisParts, tempoDayAt } from '../src/adapters/tempo/calendar.js';
 
 const GX = victronDeviceId(DEMO_GX_PORTAL_ID);
 const TEMPO_RULE = `rule_${slugOf(DEMO_TEMPO_RULE)}`;
 const HEAT_PUMP_METER = meterDeviceId(DEMO_HEAT_PUMP_METER);
+/** Every state the water heater's controller reports (the compiler checks each one). */
+const HEATER_STATES: HeaterState[] = ['off', 'gated', 'waiting', 'heating', 'probing', 'tank_hot', 'stale'];
 /** The colour the demo gives a Tempo day (the calendar is built around the day the demo starts). */
 const demoColour = (startedAt: number, date: string) => demoTempoCalendar(tempoDayAt(startedAt))[date] ?? 'blue';
 
@@ -79,6 +82,17 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
     // The heat pump reports its draw after every poll: the add-on's heat_pump source.
     await meter.waitFor(DEMO_HEAT_PUMP_TOPIC, (p) => Number(p) > 0, 10_000);
     await meter.close();
+
+    // The PV water heater on the simulated pigpiod: discovered (its config passed HA's rules in
+    // the loop above), connected to pigpiod, and its state one of the controller's.
+    assert.equal(DEMO_WATER_HEATER_DEVICE, 'water_heater_water_heater');
+    assert.ok(rec.last(`homeassistant/device/${DEMO_WATER_HEATER_DEVICE}/config`)?.payload, 'the water heater is discovered');
+    assert.match(output, /pigpiod \(water heater: relay on GPIO 17, servo on GPIO 21.*\) on 127\.0\.0\.1:\d+/, 'it names the pigpiod simulator');
+    assert.ok(output.includes(`-t 'energy2mqtt/${DEMO_WATER_HEATER_DEVICE}/#'`), 'it says where to watch the water heater');
+    const heater = await Recorder.connect(port, [`energy2mqtt/${DEMO_WATER_HEATER_DEVICE}/+`]);
+    await heater.waitFor(`energy2mqtt/${DEMO_WATER_HEATER_DEVICE}/backend_connected`, (p) => p === 'ON', 10_000);
+    await heater.waitFor(`energy2mqtt/${DEMO_WATER_HEATER_DEVICE}/state`, (p) => (HEATER_STATES as string[]).includes(p), 10_000);
+    await heater.close();
     await rec.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

@@ -39,3 +39,28 @@ test("DOCS.md's overview table under Configuration lists every top-level option"
   const topLevel = optionPaths().filter((p) => !p.includes('.'));
   assert.deepEqual(rows.slice().sort(), topLevel.slice().sort());
 });
+
+test("the PV water heater's examples in DOCS.md are valid options", async () => {
+  const { parse } = await import('yaml');
+  const { parseOptions } = await import('../src/options.js');
+  const start = docs.indexOf('## PV water heater');
+  assert.ok(start > 0, 'DOCS.md has a PV water heater section');
+  const section = docs.slice(start, docs.indexOf('\n## ', start + 3));
+  // Blocks inside a list item are indented; their fence says by how much.
+  const blocks = [...section.matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)].map(
+    (m) => parse(m[2]!.split('\n').map((line) => line.slice(m[1]!.length)).join('\n')) as Record<string, unknown>,
+  );
+  const full = blocks.filter((b) => 'water_heater' in b);
+  assert.ok(full.length >= 2, 'an example for the servo and one for better hardware');
+  // The first example names the sources; the others reuse them.
+  const automation = full[0]!.automation;
+  for (const example of full) {
+    const options = parseOptions({ automation, ...example });
+    assert.equal(options.water_heater.length, 1);
+  }
+  // The calibration snippet is a valid calibration.
+  const calibration = blocks.find((b) => 'calibration' in b) as { calibration: unknown } | undefined;
+  assert.ok(calibration, 'a calibration example');
+  const heater = full[0]!.water_heater as Array<Record<string, any>>;
+  assert.doesNotThrow(() => parseOptions({ automation, water_heater: [{ ...heater[0], servo: { ...heater[0]!.servo, calibration: calibration.calibration } }] }));
+});

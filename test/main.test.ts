@@ -8,6 +8,7 @@ import { startTestBroker } from './helpers/broker.js';
 import { Recorder, sleep } from './helpers/mqtt-client.js';
 import { MqttRelaySimulator } from '../src/simulators/mqtt-relay.js';
 import { tempDir } from './helpers/app.js';
+import { spawnAddOn } from './helpers/main-process.js';
 
 test('main: starts from an options file, shows up in discovery, stops cleanly on SIGTERM', async () => {
   const broker = await startTestBroker();
@@ -53,27 +54,20 @@ test('fail-safe: a crash, an unhandled rejection or a signal at a random moment 
   }));
   // 3 kW of export, every 100 ms: the rule wants the boiler on all the time.
   const sunny = setInterval(() => void meter.publish('home/grid_power', '-3000').catch(() => undefined), 100);
-  const ways: Array<[kind: string, signal: NodeJS.Signals, exitCode: number]> = [
+  const ways: Array<[kind: 'exception' | 'rejection', signal: NodeJS.Signals, exitCode: number]> = [
     ['exception', 'SIGUSR2', 1], ['rejection', 'SIGUSR2', 1], ['exception', 'SIGTERM', 0], ['rejection', 'SIGUSR2', 1], ['exception', 'SIGUSR2', 1], ['exception', 'SIGINT', 0],
   ];
   try {
     for (const [kind, signal, exitCode] of ways) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/helpers/inject-crash.ts', 'src/main.ts', '--options', options, '--data', join(dir, 'data')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, E2M_INJECT: kind },
-      });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const { child, output, exited } = spawnAddOn(options, join(dir, 'data'), kind);
       const label = `${kind} via ${signal}`;
       await relay.waitFor(true, 20_000);
       await sleep(Math.random() * 500); // a random moment while the boiler runs
       child.kill(signal);
-      assert.equal(await exited, exitCode, `${label}: ${output}`);
-      await relay.waitFor(false, 3000).catch((err: Error) => assert.fail(`${label}: ${err.message}\n${output}`));
-      assert.match(output, /fail-safe \((unexpected error|unhandled promise rejection|SIGTERM|SIGINT)\)/, label);
-      if (exitCode === 1) assert.match(output, /FATAL [^\n]*\n\s+Error: injected (crash|rejection)/, label);
+      assert.equal(await exited, exitCode, `${label}: ${output()}`);
+      await relay.waitFor(false, 3000).catch((err: Error) => assert.fail(`${label}: ${err.message}\n${output()}`));
+      assert.match(output(), /fail-safe \((unexpected error|unhandled promise rejection|SIGTERM|SIGINT)\)/, label);
+      if (exitCode === 1) assert.match(output(), /FATAL [^\n]*\n\s+Error: injected (crash|rejection)/, label);
     }
     assert.deepEqual(relay.history, ways.flatMap(() => [true, false]), 'on while running, off after every failure');
   } finally {

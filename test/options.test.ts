@@ -291,3 +291,165 @@ describe('viessmann_meter', () => {
     );
   });
 });
+
+describe('water_heater', () => {
+  const sources = ['grid', 'battery', 'soc', 'heater', 'pv', 'forecast', 'mppt'].map((name) => ({ name, mqtt: { topic: `home/${name}` } }));
+  const withHeaters = (...heaters: Array<Record<string, unknown>>) => ({ automation: { sources }, water_heater: heaters });
+  const heater = (extra: Record<string, unknown> = {}) => ({ pigpiod: { host: 'pigpio' }, relay: { gpio: 17 }, servo: { gpio: 21 }, grid: 'grid', ...extra });
+  const haHeater = (extra: Record<string, unknown> = {}) => ({ backend: 'ha', relay_entity: 'switch.heater', regulator_entity: 'light.dimmer', grid: 'grid', ...extra });
+  const mqttHeater = (extra: Record<string, unknown> = {}) => ({ backend: 'mqtt', relay_mqtt: { command_topic: 'heater/relay/set' }, regulator_mqtt: { command_topic: 'heater/level/set' }, grid: 'grid', ...extra });
+  /** The one sentence, exactly; the option path it names is the first thing a user reads. */
+  const refused = (raw: unknown, sentence: string) =>
+    assert.throws(() => parseOptions(raw), (err: Error) => (assert.equal(err.message, sentence), true));
+
+  test('defaults: pigpiod on 8888, relay active high and off as low, an SG90 on 500–2500 µs released after 600 ms, 3 kW, 100 W of export, stale after 30 s', () => {
+    const [h] = parseOptions(withHeaters(heater())).water_heater;
+    assert.deepEqual(h, {
+      name: 'Water heater',
+      backend: 'pigpiod',
+      pigpiod: { host: 'pigpio', port: 8888 },
+      relay: { gpio: 17, active_low: false, off_mode: 'low' },
+      servo: { gpio: 21, min_us: 500, max_us: 2500, range_deg: 180, reverse: false, release_after_ms: 600, backlash_percent: 3, calibration: [] },
+      regulator_max: 100,
+      max_power_w: 3000,
+      min_power_w: 300,
+      grid: 'grid',
+      target_export_w: 100,
+      zero_export: false,
+      min_on_s: 60,
+      min_off_s: 60,
+      stale_after: 30,
+    });
+    assert.deepEqual(parseOptions({}).water_heater, [], 'no heater unless one is listed');
+  });
+
+  test('what the Supervisor stores (every nested block present, empty when unused) is accepted, for each backend', () => {
+    const empty = { pigpiod: {}, relay: {}, servo: { calibration: [] }, relay_mqtt: {}, regulator_mqtt: {}, gates: {} };
+    const parsed = parseOptions({
+      automation: { sources },
+      water_heater: [
+        { ...empty, ...heater({ name: 'GPIO', relay_mqtt: {}, regulator_mqtt: {}, gates: {} }) },
+        { ...empty, ...haHeater({ name: 'Shelly' }) },
+        { ...empty, ...mqttHeater({ name: 'ESPHome' }) },
+        { ...empty, ...heater({ name: 'Native', backend: 'pigpio', pigpiod: {} }) },
+      ],
+    }).water_heater;
+    assert.deepEqual(parsed.map((h) => h.backend), ['pigpiod', 'ha', 'mqtt', 'pigpio']);
+    assert.equal(parsed[1]!.relay?.gpio, undefined, 'relay: {} means no GPIO relay');
+    assert.deepEqual(parsed[2]!.relay_mqtt, { command_topic: 'heater/relay/set', payload_on: 'ON', payload_off: 'OFF' });
+    assert.equal(parsed[3]!.pigpiod?.host, undefined, 'the native backend needs no pigpiod');
+  });
+
+  test('a gate needs the measurement it checks, and a power is not a percentage', () => {
+    refused(withHeaters(heater({ gates: { min_soc: 90 } })), 'Invalid option water_heater.0.gates.min_soc: needs battery_soc (the measurement it checks).');
+    refused(withHeaters(heater({ gates: { max_battery_discharge_w: 100 } })), 'Invalid option water_heater.0.gates.max_battery_discharge_w: needs battery_power (the measurement it checks).');
+    refused({ automation: { sources: [{ name: 'battery', mqtt: { topic: 'home/battery' } }] }, water_heater: [heater({ grid: undefined, zero_export: true, battery_power: 'battery', gates: { max_grid_import_w: 50 } })] }, 'Invalid option water_heater.0.gates.max_grid_import_w: needs grid (the measurement it checks).');
+    assert.doesNotThrow(() => parseOptions(withHeaters(heater({ battery_soc: 'soc', gates: { min_soc: 90 } }))));
+    const percent = { automation: { sources: [{ name: 'grid', mqtt: { topic: 'home/grid', unit: '%' } }] }, water_heater: [heater()] };
+    refused(percent, "Invalid option water_heater.0.grid: names the source 'grid', which is in %; this needs a power (W or kW).");
+  });
+
+  test("each backend's required fields are named, with the backend", () => {
+    refused(withHeaters(heater({ pigpiod: {} })), 'Invalid option water_heater.0.pigpiod.host: is needed with backend pigpiod (where pigpiod listens: another add-on or the host).');
+    refused(withHeaters(heater({ pigpiod: undefined })), 'Invalid option water_heater.0.pigpiod.host: is needed with backend pigpiod (where pigpiod listens: another add-on or the host).');
+    refused(withHeaters(heater({ relay: {} })), 'Invalid option water_heater.0.relay.gpio: is needed with backend pigpiod.');
+    refused(withHeaters(heater({ servo: {} })), 'Invalid option water_heater.0.servo.gpio: is needed with backend pigpiod.');
+    refused(withHeaters(heater({ backend: 'pigpio', relay: { active_low: true } })), 'Invalid option water_heater.0.relay.gpio: is needed with backend pigpio.');
+    refused(withHeaters(heater({ backend: 'pigpio', servo: undefined })), 'Invalid option water_heater.0.servo.gpio: is needed with backend pigpio.');
+    refused(withHeaters(haHeater({ relay_entity: undefined })), 'Invalid option water_heater.0.relay_entity: is needed with backend ha (the switch that feeds the heater).');
+    refused(withHeaters(haHeater({ regulator_entity: undefined })), 'Invalid option water_heater.0.regulator_entity: is needed with backend ha (the number or light that sets the regulator).');
+    refused(withHeaters(mqttHeater({ relay_mqtt: {} })), 'Invalid option water_heater.0.relay_mqtt.command_topic: is needed with backend mqtt.');
+    refused(withHeaters(mqttHeater({ regulator_mqtt: undefined })), 'Invalid option water_heater.0.regulator_mqtt.command_topic: is needed with backend mqtt.');
+    // The other backends' blocks are not needed.
+    assert.doesNotThrow(() => parseOptions(withHeaters(haHeater(), mqttHeater({ name: 'Second' }))));
+    refused(withHeaters(heater({ backend: 'gpiozero' })), 'Invalid option water_heater.0.backend: must be one of pigpiod, pigpio, ha, mqtt.');
+  });
+
+  test('entities and topics are of a kind that can be commanded', () => {
+    refused(withHeaters(haHeater({ relay_entity: 'sensor.heater' })), 'Invalid option water_heater.0.relay_entity: use a switch, input_boolean, light or fan entity id.');
+    refused(withHeaters(haHeater({ regulator_entity: 'switch.dimmer' })), 'Invalid option water_heater.0.regulator_entity: use a number, input_number or light entity id.');
+    refused(withHeaters(mqttHeater({ relay_mqtt: { command_topic: 'heater/+/set' } })), 'Invalid option water_heater.0.relay_mqtt.command_topic: is not a topic to publish on (no # or +).');
+    refused(withHeaters(mqttHeater({ regulator_mqtt: { command_topic: 'heater/#' } })), 'Invalid option water_heater.0.regulator_mqtt.command_topic: is not a topic to publish on (no # or +).');
+  });
+
+  test('pins and the servo: two GPIOs, BCM bounds, min_us below max_us, a calibration that rises', () => {
+    refused(withHeaters(heater({ servo: { gpio: 17 } })), "Invalid option water_heater.0.servo.gpio: is the relay's GPIO too; use two pins.");
+    refused(withHeaters(heater({ relay: { gpio: 54 } })), 'Invalid option water_heater.0.relay.gpio: must be at most 53.');
+    refused(withHeaters(heater({ servo: { gpio: 21, min_us: 2000, max_us: 2000 } })), 'Invalid option water_heater.0.servo.max_us: must be above servo.min_us.');
+    refused(withHeaters(heater({ servo: { gpio: 21, min_us: 2400, max_us: 600 } })), 'Invalid option water_heater.0.servo.max_us: must be above servo.min_us.');
+    refused(withHeaters(heater({ servo: { gpio: 21, min_us: 400 } })), 'Invalid option water_heater.0.servo.min_us: must be at least 500.');
+    refused(withHeaters(heater({ relay: { gpio: 17, off_mode: 'floating' } })), 'Invalid option water_heater.0.relay.off_mode: must be one of low, released.');
+    const calibration = (points: Array<[number, number]>) => heater({ servo: { gpio: 21, calibration: points.map(([position, power_w]) => ({ position, power_w })) } });
+    const notRising = 'must come after the one before: position rising, power not falling.';
+    refused(withHeaters(calibration([[20, 500], [10, 800]])), `Invalid option water_heater.0.servo.calibration.1: ${notRising}`);
+    refused(withHeaters(calibration([[20, 500], [20, 800]])), `Invalid option water_heater.0.servo.calibration.1: ${notRising}`);
+    refused(withHeaters(calibration([[10, 0], [30, 900], [40, 800]])), `Invalid option water_heater.0.servo.calibration.2: ${notRising}`);
+    refused(withHeaters(calibration([[10, 0], [101, 900]])), 'Invalid option water_heater.0.servo.calibration.1.position: must be at most 100.');
+    // A dead zone (flat power at the start) is a calibration too.
+    assert.doesNotThrow(() => parseOptions(withHeaters(calibration([[12, 0], [25, 600], [50, 2100], [100, 4000]]))));
+  });
+
+  test('powers and limits: min_power_w below max_power_w, the gate window both ends, bounded times', () => {
+    refused(withHeaters(heater({ min_power_w: 3000 })), 'Invalid option water_heater.0.min_power_w: must be below max_power_w.');
+    refused(withHeaters(heater({ max_power_w: 2000, min_power_w: 2500 })), 'Invalid option water_heater.0.min_power_w: must be below max_power_w.');
+    refused(withHeaters(heater({ gates: { from: '09:00' } })), 'Invalid option water_heater.0.gates.to: is needed too: the window has a start and an end.');
+    refused(withHeaters(heater({ gates: { to: '18:00', min_soc: 90 } })), 'Invalid option water_heater.0.gates.from: is needed too: the window has a start and an end.');
+    refused(withHeaters(heater({ gates: { from: '9:00', to: '18:00' } })), 'Invalid option water_heater.0.gates.from: use HH:MM.');
+    refused(withHeaters(heater({ gates: { from: '09:00', to: '24:00' } })), 'Invalid option water_heater.0.gates.to: use HH:MM.');
+    refused(withHeaters(heater({ timezone: 'Mars/Olympus_Mons' })), 'Invalid option water_heater.0.timezone: is not a time zone; use a name like Europe/Paris.');
+    refused(withHeaters(heater({ stale_after: 1 })), 'Invalid option water_heater.0.stale_after: must be at least 2.');
+    refused(withHeaters(heater({ target_export_w: -2000 })), 'Invalid option water_heater.0.target_export_w: must be at least -1000.');
+    refused(withHeaters(heater({ gates: { speed: 1 } })), 'Invalid option water_heater.0.gates.speed: this option does not exist.');
+    // A window across midnight, and every gate at once.
+    const [h] = parseOptions(withHeaters(heater({ battery_power: 'battery', battery_soc: 'soc', timezone: 'Europe/Paris', gates: { from: '22:00', to: '06:00', min_soc: 95, max_grid_import_w: 80, max_battery_discharge_w: 100 } }))).water_heater;
+    assert.deepEqual(h!.gates, { from: '22:00', to: '06:00', min_soc: 95, max_grid_import_w: 80, max_battery_discharge_w: 100 });
+  });
+
+  test('the grid source is needed, except off-grid: zero_export with battery_power', () => {
+    refused(withHeaters(heater({ grid: undefined })), 'Invalid option water_heater.0.grid: is needed (the grid power source); off-grid, zero_export with battery_power will do.');
+    refused(withHeaters(heater({ grid: undefined, zero_export: true })), 'Invalid option water_heater.0.grid: is needed (the grid power source); off-grid, zero_export with battery_power will do.');
+    refused(withHeaters(heater({ grid: undefined, battery_power: 'battery' })), 'Invalid option water_heater.0.grid: is needed (the grid power source); off-grid, zero_export with battery_power will do.');
+    refused(withHeaters(heater({ zero_export: true })), 'Invalid option water_heater.0.battery_power: is needed with zero_export (the controller backs off when the battery discharges).');
+    const [offGrid] = parseOptions(withHeaters(heater({ grid: undefined, zero_export: true, battery_power: 'battery' }))).water_heater;
+    assert.equal(offGrid!.grid, undefined);
+    assert.equal(offGrid!.zero_export, true);
+    // The forecast gap takes both of its sources.
+    refused(withHeaters(heater({ zero_export: true, battery_power: 'battery', pv_power: 'pv' })), 'Invalid option water_heater.0.pv_forecast: is needed too: the forecast gap is pv_forecast − pv_power.');
+    refused(withHeaters(heater({ zero_export: true, battery_power: 'battery', pv_forecast: 'forecast' })), 'Invalid option water_heater.0.pv_power: is needed too: the forecast gap is pv_forecast − pv_power.');
+    assert.doesNotThrow(() => parseOptions(withHeaters(heater({ zero_export: true, battery_power: 'battery', pv_power: 'pv', pv_forecast: 'forecast', mppt_mode: 'mppt', heater_power: 'heater' }))));
+  });
+
+  test('every source is a name in automation.sources', () => {
+    refused(withHeaters(heater({ grid: 'grid_power' })), "Invalid option water_heater.0.grid: names the source 'grid_power', which is not in automation.sources.");
+    refused(withHeaters(heater({ battery_soc: 'bms_soc' })), "Invalid option water_heater.0.battery_soc: names the source 'bms_soc', which is not in automation.sources.");
+    refused(withHeaters(heater(), heater({ name: 'Second', relay: { gpio: 5 }, servo: { gpio: 6 }, heater_power: 'boiler' })), "Invalid option water_heater.1.heater_power: names the source 'boiler', which is not in automation.sources.");
+    refused(withHeaters(heater({ zero_export: true, battery_power: 'battery', mppt_mode: 'mppt_state' })), "Invalid option water_heater.0.mppt_mode: names the source 'mppt_state', which is not in automation.sources.");
+    refused({ water_heater: [heater()] }, "Invalid option water_heater.0.grid: names the source 'grid', which is not in automation.sources.");
+    refused(withHeaters(heater({ grid: 'Grid' })), 'Invalid option water_heater.0.grid: use the name of a source in automation.sources.');
+  });
+
+  test('two heaters with the same name (so the same HA device) are refused, naming the second', () => {
+    refused(
+      withHeaters(heater(), heater({ name: 'Water-heater', relay: { gpio: 5 }, servo: { gpio: 6 } })),
+      'Invalid option water_heater.1.name: the same name (so the same HA device) as water_heater.0; list each device once.',
+    );
+    assert.doesNotThrow(() => parseOptions(withHeaters(heater({ name: 'Upstairs' }), heater({ name: 'Downstairs', relay: { gpio: 5 }, servo: { gpio: 6 } }))));
+  });
+
+  test('backend ha needs the automation block (Home Assistant\'s API)', () => {
+    // Without automation its sources cannot exist either; the backend's need is the sentence a
+    // user sees first (it says what to add), the missing sources are reported with it.
+    const raw = { water_heater: [haHeater()] };
+    refused(raw, "Invalid option water_heater.0.backend: ha needs Home Assistant's API: add automation (its sources name the measurements anyway).");
+    const result = optionsSchema.safeParse(raw);
+    assert.ok(!result.success);
+    assert.ok(
+      result.error.issues.some((i) => i.path.join('.') === 'water_heater.0.grid' && i.message === "names the source 'grid', which is not in automation.sources"),
+      JSON.stringify(result.error.issues),
+    );
+    assert.doesNotThrow(() => parseOptions(withHeaters(haHeater())));
+    // pigpiod and mqtt do not need Home Assistant; only their sources need automation.sources.
+    const other = optionsSchema.safeParse({ water_heater: [heater()] });
+    assert.ok(!other.success && !other.error.issues.some((i) => i.path.at(-1) === 'backend'));
+  });
+});

@@ -43,6 +43,8 @@ export interface DeviceRegistry {
   event(data: Record<string, unknown>): void;
   /** Follows a topic or filter on the add-on's broker; returns the way to stop. */
   follow(filter: string, handler: MessageHandler): () => void;
+  /** Publishes on the add-on's broker (a load's command topic); the message is on the socket when this returns. */
+  publish(topic: string, payload: string): Promise<void>;
 }
 
 export interface Adapter {

@@ -35,5 +35,9 @@ export async function createAdapters(options: Options, contextFor: ContextFor, n
     const { ViessmannMeterAdapter } = await import('./viessmann-meter/adapter.js');
     adapters.push(...options.viessmann_meter.map((o) => new ViessmannMeterAdapter(o, contextFor(`viessmann meter ${o.name}`))));
   }
+  if (options.water_heater.length) {
+    const { WaterHeaterAdapter } = await import('./water-heater/adapter.js');
+    adapters.push(...options.water_heater.map((o) => new WaterHeaterAdapter(o, contextFor(`water heater ${o.name}`))));
+  }
   return adapters;
 }

@@ -1,21 +1,32 @@
 // The measurements service: the one place values from outside come in with their unit and age.
 // The app creates it and hands it to the engine, the rules and the adapters; each asks for a
-// measurement of an MQTT topic, an entity of this add-on or a Home Assistant entity, and reads
-// it only while it is fresh.
+// measurement of an MQTT topic, an entity of this add-on, a Home Assistant entity, a solar
+// forecast (forecast.solar) or Victron's cloud (VRM), and reads it only while it is fresh.
+import type { Got } from 'got';
 import type { Bridge } from '../core/bridge.js';
 import type { Clock } from '../core/clock.js';
 import type { Entity } from '../core/device.js';
 import type { EntitySpec } from '../core/entity.js';
 import type { Logger } from '../core/logger.js';
+import type { Secrets } from '../core/secrets.js';
+import type { Store } from '../core/store.js';
+import { ForecastSolarHub } from './forecast-solar.js';
 import type { HaClient } from './ha-client.js';
 import { Measurement, readNumber, toBase, type MeasuredValue } from './measurement.js';
 import type { SourceOptions } from './options.js';
+import { VrmHub } from './vrm.js';
 
 export interface MeasurementsDeps {
   clock: Clock;
   log: Logger;
   /** Without a bridge (the what-if replay) measurements are only set by hand. */
   bridge?: Bridge;
+  /** Where a forecast survives a restart (forecast.solar sources). */
+  store?: Store;
+  /** Tokens a cloud login obtains join these, so no log line shows them. */
+  secrets?: Secrets;
+  /** The HTTP client of cloud sources; without one the shared client is loaded when one is defined. */
+  http?: Got;
 }
 
 export interface HomeAssistantAccess {
@@ -41,8 +52,13 @@ export class Measurements {
   private readonly named = new Map<string, Measurement>();
   private readonly disposers: Array<() => void> = [];
   private ha?: HaClient;
+  private forecastSolar?: ForecastSolarHub;
+  private vrm?: VrmHub;
 
   constructor(private readonly deps: MeasurementsDeps) {}
+
+  /** Loaded only when a cloud source is defined: got and its modules cost memory. */
+  private readonly http = async (): Promise<Got> => (this.deps.http ??= (await import('../io/http.js')).http);
 
   /** Home Assistant's websocket API, connected once; needed for HA entities as sources or targets. */
   async connectHomeAssistant(access: HomeAssistantAccess): Promise<HaClient> {
@@ -74,7 +90,11 @@ export class Measurements {
       ? this.mqtt(o.name, o.mqtt.topic, { jsonPath: o.mqtt.json_path, unit: o.mqtt.unit }, o.stale_after, o.invert)
       : o.entity
         ? this.entity<number>(o.name, o.entity, o.stale_after, o.invert)
-        : this.haEntity(o.name, o.ha_entity!, o.stale_after, o.invert);
+        : o.ha_entity
+          ? this.haEntity(o.name, o.ha_entity, o.stale_after, o.invert)
+          : o.vrm?.installation_id !== undefined
+            ? this.vrmSource(o.name, o.vrm, o.stale_after, o.invert)
+            : this.forecastSolarSource(o.name, o.forecast_solar!, o.stale_after, o.invert);
     this.named.set(o.name, measurement);
     return measurement;
   }
@@ -136,7 +156,24 @@ export class Measurements {
     return measurement;
   }
 
+  /** The forecast PV power now (W) of a forecast.solar plane; see forecast-solar.ts. */
+  forecastSolarSource(name: string, o: NonNullable<SourceOptions['forecast_solar']>, staleAfterS: number, invert = false): Measurement {
+    // The replay sets its values by hand: no cloud is asked.
+    if (!this.deps.bridge) return new Measurement(name, 'forecast.solar', staleAfterS, this.deps.clock, invert);
+    this.forecastSolar ??= new ForecastSolarHub({ clock: this.deps.clock, log: this.deps.log, http: this.http, store: this.deps.store });
+    return this.forecastSolar.measurement(name, o, staleAfterS, invert);
+  }
+
+  /** One diagnostics code of a VRM installation; see vrm.ts. */
+  vrmSource(name: string, o: NonNullable<SourceOptions['vrm']>, staleAfterS: number, invert = false): Measurement {
+    if (!this.deps.bridge) return new Measurement(name, `VRM installation ${o.installation_id} ${o.code}`, staleAfterS, this.deps.clock, invert);
+    this.vrm ??= new VrmHub({ clock: this.deps.clock, log: this.deps.log, http: this.http, secrets: this.deps.secrets });
+    return this.vrm.measurement(name, o, staleAfterS, invert);
+  }
+
   async stop(): Promise<void> {
+    this.forecastSolar?.stop();
+    this.vrm?.stop();
     for (const dispose of this.disposers.splice(0)) dispose();
     await this.ha?.stop();
   }

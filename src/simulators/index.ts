@@ -10,6 +10,9 @@ import { systemClock } from '../core/clock.js';
 import { createServer } from 'node:net';
 import { socatAvailable, socatPair } from './serial-pair.js';
 import { VitocalSimulator, type VitocalTransport } from './vitocal.js';
+import { PigpiodSimulator, attachPigpiod } from './pigpiod.js';
+import { WaterHeaterPhysics } from './water-heater-physics.js';
+import { heaterDeviceId } from '../adapters/water-heater/options.js';
 import { addDays, calendarProblem, tempoDayAt, weekday, type TempoColour } from '../adapters/tempo/calendar.js';
 
 // The demo starts one simulator per device family and points the add-on's options at them.
@@ -22,6 +25,11 @@ export const DEMO_TEMPO_RULE = 'Tempo ESS';
 /** The emulated Viessmann meter the demo heat pump polls (device viessmann_meter_heat_pump_meter). */
 export const DEMO_HEAT_PUMP_METER = 'Heat pump meter';
 export const DEMO_HEAT_PUMP_TOPIC = 'demo/heat_pump/power';
+/** The demo's PV water heater on the pigpiod simulator (device water_heater_water_heater). */
+export const DEMO_WATER_HEATER = 'Water heater';
+export const DEMO_WATER_HEATER_DEVICE = heaterDeviceId(DEMO_WATER_HEATER);
+const WATER_HEATER_RELAY_GPIO = 17;
+const WATER_HEATER_SERVO_GPIO = 21;
 
 export interface DemoSimulators {
   names: string[];
@@ -78,6 +86,8 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
   running.push({ name: 'house meter (demo/meter/grid_power) with a 2 kW boiler (demo/boiler/set)', stop: () => meter.stop() });
   const heatPump = await demoHeatPump(brokerPort, running);
   meter.addLoad(() => heatPump.simulator.powerW);
+  const waterHeater = await demoWaterHeater(running);
+  meter.addLoad(() => waterHeater.physics.heaterW);
   const dongle = new GivEnergyDongleSimulator({ live: true, armFirmware: 312, heartbeatMs: 60_000 });
   const donglePort = await dongle.listen();
   running.push({ name: `GivEnergy dongle (Gen3 hybrid ${dongle.inverterSerial}, one battery) on 127.0.0.1:${donglePort}`, stop: () => dongle.close() });
@@ -128,6 +138,17 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
       givenergy_rest: { enabled: true, port: 6345, token: randomBytes(18).toString('base64url') },
       victron: [{ host: '127.0.0.1', port: brokerPort }],
       tempo: { enabled: true, sources: ['rte', 'api_couleur_tempo', 'edf', 'ecodevice'], ...tempo.urls, rte_client_id: rte.clientId, rte_client_secret: rte.clientSecret },
+      // The water heater steers on the same grid source as the rules: it holds 100 W of export.
+      water_heater: [{
+        name: DEMO_WATER_HEATER,
+        backend: 'pigpiod',
+        pigpiod: { host: '127.0.0.1', port: waterHeater.port },
+        relay: { gpio: WATER_HEATER_RELAY_GPIO },
+        servo: { gpio: WATER_HEATER_SERVO_GPIO },
+        grid: 'grid',
+        max_power_w: 3000,
+        min_power_w: 300,
+      }],
       notifications: { prowl_api_key: prowlKey, prowl_url: prowl.url, language: 'en' },
     },
     startPollers: () => heatPump.simulator.start(),
@@ -135,6 +156,35 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
       for (const sim of running.reverse()) await sim.stop();
     },
   };
+}
+
+/**
+ * The water heater's hardware: a pigpiod simulator whose relay and servo pins drive the physics
+ * (relay, servo, phase-angle regulator, 120 l tank with its thermostat), advanced in real time.
+ * The physics' own PV and load are zero: the demo meter's day has the sun and the house, and it
+ * adds the heater's draw, so the loop closes through the grid power the add-on reads.
+ */
+async function demoWaterHeater(running: Array<{ name: string; stop(): Promise<void> }>) {
+  const noHouse = { durationS: 86_400, pvW: () => 0, loadW: () => 0, describe: 'the demo meter has the house' };
+  const physics = new WaterHeaterPhysics({ day: noHouse, heaterW: 3000 });
+  const sim = new PigpiodSimulator();
+  const port = await sim.listen(0, '127.0.0.1');
+  const detach = attachPigpiod(sim, physics, { relayGpio: WATER_HEATER_RELAY_GPIO, servoGpio: WATER_HEATER_SERVO_GPIO });
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    physics.advance(now - last);
+    last = now;
+  }, 100);
+  running.push({
+    name: `pigpiod (water heater: relay on GPIO ${WATER_HEATER_RELAY_GPIO}, servo on GPIO ${WATER_HEATER_SERVO_GPIO} turning a 3 kW regulator, 120 l tank) on 127.0.0.1:${port}`,
+    stop: async () => {
+      clearInterval(timer);
+      detach();
+      await sim.close();
+    },
+  });
+  return { physics, port };
 }
 
 async function freeTcpPort(): Promise<number> {

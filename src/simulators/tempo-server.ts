@@ -5,7 +5,8 @@
 // tomorrow's colour appears only at its publication time on the simulated clock (10:30 Paris the
 // day before by default; the EcoDevice's DEMAIN from 20:00, and never for a blue day). Each source
 // can be taken down (503) or made to answer nonsense, and every request is logged by source.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpSimulator } from './http-simulator.js';
 import type { Clock } from '../core/clock.js';
 import {
   addDays, countSeason, daysBetween, daysLeft, isDate, nextDate, parisOffsetMs, parisParts, parisTime, periodAt, previousDate, seasonLength, seasonOf, seasonStart,
@@ -46,13 +47,11 @@ const PTEC: Record<TempoColour, string> = { blue: 'B', white: 'W', red: 'R' };
 const DEMAIN: Record<TempoColour, string> = { blue: '----', white: 'BLAN', red: 'ROUG' };
 const RTE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
 
-export class TempoServer {
+export class TempoServer extends HttpSimulator {
   readonly requests: TempoSimRequest[] = [];
   readonly calendar = new Map<string, TempoColour>();
   /** Tokens issued by the RTE token endpoint so far. */
   tokensIssued = 0;
-  port = 0;
-  private server?: Server;
   private readonly down = new Set<TempoSimSource>();
   private readonly bad = new Map<TempoSimSource, BadAnswer>();
   private readonly tokens = new Map<string, number>();
@@ -60,20 +59,9 @@ export class TempoServer {
   private readonly publishAt: Record<TempoSimSource, string>;
 
   constructor(readonly options: TempoServerOptions) {
+    super();
     for (const [date, colour] of Object.entries(options.calendar ?? {})) this.setColour(date, colour);
     this.publishAt = { ...DEFAULT_PUBLISH, ...options.publishAt };
-  }
-
-  async listen(port = 0): Promise<number> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
-    this.port = (this.server.address() as { port: number }).port;
-    return this.port;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   /** The adapter's options that point every source here. */
@@ -149,7 +137,7 @@ export class TempoServer {
     return (source && this.overrides.get(source)?.get(date)) ?? this.calendar.get(date) ?? 'blue';
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://sim');
     const path = url.pathname;
     const source = sourceOf(path);

@@ -28,6 +28,9 @@ import { Store } from '../../src/core/store.js';
 import { ViessmannMeterAdapter } from '../../src/adapters/viessmann-meter/adapter.js';
 import { viessmannMeterOptions } from '../../src/adapters/viessmann-meter/options.js';
 import { sourceOptions } from '../../src/measurements/options.js';
+import { WaterHeaterAdapter } from '../../src/adapters/water-heater/adapter.js';
+import { waterHeaterOptions } from '../../src/adapters/water-heater/options.js';
+import { PigpiodSimulator } from '../../src/simulators/pigpiod.js';
 import modbusSerial from 'modbus-serial';
 import { join } from 'node:path';
 
@@ -241,6 +244,31 @@ const families: Family[] = [
           }
         },
         close: () => publisher.close(),
+      };
+    },
+  },
+  {
+    name: 'water_heater',
+    async make(t, reachable) {
+      const sim = new PigpiodSimulator();
+      const port = reachable ? await sim.listen() : await freePort();
+      const options = waterHeaterOptions.parse({
+        name: 'Contract heater', pigpiod: { host: '127.0.0.1', port }, relay: { gpio: 17 }, servo: { gpio: 21, release_after_ms: 0 }, grid: 'contract_grid', min_on_s: 0, min_off_s: 0,
+      });
+      const adapter = new WaterHeaterAdapter(options, t.app.contextFor('contract heater'));
+      return {
+        adapter,
+        reached: () => sim.clientCount + sim.history.length,
+        shownUnreachable: async (rec) => {
+          await rec.waitFor('energy2mqtt/water_heater_contract_heater/backend_problem', (p) => /ECONNREFUSED/.test(p));
+        },
+        act: async () => {
+          const before = sim.history.length;
+          await t.app.bridge.command('water_heater_contract_heater', 'relay', sim.pin(17).level === 1 ? 'OFF' : 'ON', 'mqtt').catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 300));
+          return sim.history.length > before;
+        },
+        close: () => sim.close(),
       };
     },
   },

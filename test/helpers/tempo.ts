@@ -62,6 +62,7 @@ export function tempoContext(clock: SimulatedClock, dataDir: string): TempoConte
       find: (id) => devices.get(id),
       event: () => undefined,
       follow: () => () => undefined,
+      publish: async () => undefined,
     },
     secrets,
     measurements: undefined as never,
