@@ -2,7 +2,11 @@
 // batteries, heartbeats (it hangs up after three unanswered ones), unsolicited null frames, and
 // the faults real dongles show: latency, dropped connections, bad CRCs, garbage pages, exception
 // replies, frames split across reads. Used by the tests, the benchmarks and `npm run demo`.
+// The battery pages, the lifetime battery totals and the silence at the meter addresses are
+// those of the captured Gen1 plant (test/fixtures/givenergy/captures/hybrid_2_bat_a, polled at
+// 0x11 for 10 minutes), so another client than ours (givenergy-modbus) sees a real battery.
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Clock } from '../core/clock.js';
 import {
   Framer, decodeFrame, encodeException, encodeHeartbeat, encodeNull, encodeReadResponse, encodeWriteResponse,
 } from '../adapters/givenergy/frame.js';
@@ -30,10 +34,27 @@ export interface DongleOptions {
   heartbeatMs?: number;
   /** Moves PV, load, battery and counters every second (the demo); off for tests. */
   live?: boolean;
+  /** Runs the inverter's clock (HR35–40); the system clock unless given. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 const BOOT_HR = [8193, 3, 2098, 513, 0, 50000, 3600, 1, 16967, 12849, 13108, 18224, 12343, 21313, 12849, 12596, 18224, 13367, 3007, 449, 1, 449, 2, 0, 32768, 30235, 6000, 1, 0, 0, 17, 0, 4, 7, 140, 23, 4, 28, 12, 15, 36, 1, 3, 0, 0, 0, 101, 1, 0, 0, 100, 0, 0, 1, 1, 160, 0, 0, 1, 0];
 const IR_PAGE = '0001 0cb0 0c78 0f19 0000 095b 0000 05c5 0001 0002 0021 0000 008c 138a 0005 0aa9 2b34 0008 0041 0008 003f 0000 0005 0000 0278 0000 0071 0000 02ff 0000 ff75 0000 0000 0bf5 0000 0057 0054 0049 0000 0000 0000 0124 0311 0288 004e 0000 02f7 0000 00b6 0001 139e 0467 023c 094b 1389 0121 00be 0000 00f8 0011'.split(' ').map((h) => parseInt(h, 16));
+/**
+ * BMS pages IR 60–119 of the captured plant's Giv-Bat 8.2 (0x32) and 9.5 Gen3 (0x33): cells,
+ * temperatures, cell sum (IR80), pack voltage (IR82–83), calibrated and design capacity (IR84–87,
+ * 160.00 and 186.00 Ah), remaining capacity, cycles (IR96), cell count (IR97), BMS firmware (IR98,
+ * 3007 = HR18 of the boot page), SoC (IR100), max/min temperature (IR103/104), serial (IR110–114).
+ */
+const CAPTURED_BATTERIES = [
+  [3356, 3358, 3364, 3364, 3366, 3377, 3362, 3362, 3359, 3362, 3366, 3366, 3358, 3356, 3356, 3359, 232, 217, 225, 208, 53793, 267, 0, 53931, 0, 18961, 0, 16000, 0, 15189, 0, 1552, 0, 0, 0, 0, 1114, 16, 3007, 0, 80, 0, 16000, 232, 217, 0, 0, 0, 0, 0, 16967, 12849, 13108, 18224, 12336, 8, 0, 0, 0, 0],
+  [3372, 3367, 3369, 3369, 3377, 3370, 3372, 3377, 3372, 3372, 3372, 3372, 3382, 3374, 3375, 3375, 224, 226, 222, 216, 53931, 249, 0, 53811, 0, 15088, 0, 18600, 0, 11676, 0, 1552, 0, 0, 0, 0, 823, 16, 3009, 0, 77, 0, 18600, 226, 223, 0, 0, 0, 0, 0, 17498, 12850, 12856, 18224, 12336, 8, 0, 0, 0, 0],
+];
+/** IR180–181 of the same capture: battery discharge and charge since commissioning, 0.1 kWh (Gen1). */
+const CAPTURED_BATTERY_TOTALS = [15711, 18427];
+/** Meter addresses: the captured plant has no meter, and nothing answers there (fn 0x04 or 0x16). */
+const isMeterAddress = (device: number) => device >= 0x01 && device <= 0x08;
+const CLOCK = 35; // HR35–40: year − 2000, month, day, hour, minute, second
 const GARBAGE_PAGE = (() => {
   const p = new Array<number>(60).fill(0x1234);
   Object.assign(p, { 28: 0x4c32, 30: 0xa119, 31: 0x34ea, 32: 0xe77f, 33: 0xd475, 35: 0x4500, 41: 0xc0a8, 43: 0xc0a8 });
@@ -62,6 +83,10 @@ export class GivEnergyDongleSimulator {
   private timers: NodeJS.Timeout[] = [];
   readonly adapterSerial: string;
   readonly inverterSerial: string;
+  private readonly clock: Pick<Clock, 'now'>;
+  /** When the inverter clock was last brought up to date, and the milliseconds not yet shown. */
+  private clockAt: number;
+  private clockCarryMs = 0;
 
   constructor(private readonly options: DongleOptions = {}) {
     this.adapterSerial = options.adapterSerial ?? 'WF2125G316';
@@ -72,14 +97,43 @@ export class GivEnergyDongleSimulator {
     words(this.inverterSerial, 5).forEach((w, i) => (this.hr[13 + i] = w));
     Object.assign(this.hr, { 94: 30, 95: 430, 96: 1, 110: 4, 111: 50, 112: 50, 114: 4, 116: 100, 313: 100, 314: 100, 318: 0 });
     IR_PAGE.forEach((v, i) => (this.ir[i] = v));
+    this.ir[180] = CAPTURED_BATTERY_TOTALS[0]!;
+    this.ir[181] = CAPTURED_BATTERY_TOTALS[1]!;
+    this.ir[182] = this.ir[37]!; // discharge today, as IR37
+    this.ir[183] = this.ir[36]!; // charge today, as IR36
     for (let b = 0; b < (options.batteries ?? 1); b++) {
-      const page = new Array<number>(60).fill(0);
-      for (let c = 0; c < 16; c++) page[c] = 3280 + ((c * 7) % 20);
-      page[16] = 215; page[17] = 221; page[18] = 219; page[19] = 224;
-      page[28] = 0; page[29] = 12_800; page[36] = 312 + b; page[40] = this.ir[59]!;
+      const page = [...CAPTURED_BATTERIES[b % CAPTURED_BATTERIES.length]!];
       words(`BG2134G00${b}`, 5).forEach((w, i) => (page[50 + i] = w));
       this.batteries.push(page);
     }
+    this.followSoc();
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.clockAt = this.clock.now();
+  }
+
+  /** Each BMS shows the inverter's SoC (IR100) and the remaining capacity that goes with it (IR88–89). */
+  private followSoc(): void {
+    const soc = this.ir[59]!;
+    for (const page of this.batteries) {
+      page[40] = soc;
+      const remaining = Math.round(((page[26]! * 65536 + page[27]!) * soc) / 100); // of the design capacity, 0.01 Ah
+      page[28] = Math.floor(remaining / 65536);
+      page[29] = remaining % 65536;
+    }
+  }
+
+  /** Moves HR35–40 on by the time passed since they were last shown (a set time runs on from there). */
+  private runClock(): void {
+    const now = this.clock.now();
+    const elapsed = this.clockCarryMs + Math.max(0, now - this.clockAt);
+    this.clockAt = now;
+    const seconds = Math.floor(elapsed / 1000);
+    this.clockCarryMs = elapsed - seconds * 1000;
+    if (seconds === 0) return;
+    const [y, mo, d, h, mi, sec] = this.hr.slice(CLOCK, CLOCK + 6) as [number, number, number, number, number, number];
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return; // not a time: left as it is
+    const t = new Date(Date.UTC(2000 + y, mo - 1, d, h, mi, sec) + seconds * 1000);
+    [t.getUTCFullYear() - 2000, t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()].forEach((v, i) => (this.hr[CLOCK + i] = v));
   }
 
   /** Clients connected now (a real dongle serves a few at once: the cloud, the app, us). */
@@ -133,12 +187,16 @@ export class GivEnergyDongleSimulator {
     }
     let reply: Buffer;
     if (!f.crcOk) return; // a real inverter ignores a corrupt request
+    if (isMeterAddress(f.device)) return; // no meter installed: the probe times out
     if (f.kind === 'write-request') {
       const inverter = f.device === 0x11 || f.device === 0x31;
       if (!inverter || f.register >= this.hr.length || Math.random() < faults.exceptionRate) {
         reply = encodeWriteResponse(this.adapterSerial, f.device, this.inverterSerial, f.register, f.value, true);
       } else {
+        const clockField = f.register >= CLOCK && f.register < CLOCK + 6;
+        if (clockField) this.runClock(); // the other fields run on up to the write
         if (!this.ignoreWrites.has(f.register)) this.hr[f.register] = f.value;
+        if (clockField) this.clockCarryMs = 0; // the time set starts a whole second
         this.writes.push({ register: f.register, value: f.value, at: Date.now() });
         this.onWrite?.(f.register, f.value);
         reply = encodeWriteResponse(this.adapterSerial, f.device, this.inverterSerial, f.register, f.value);
@@ -171,7 +229,10 @@ export class GivEnergyDongleSimulator {
 
   private page(device: number, fn: number, base: number, count: number): number[] {
     const slice = (bank: number[], from: number) => Array.from({ length: count }, (_, i) => bank[from + i] ?? 0);
-    if (device === 0x11 || device === 0x31) return slice(fn === 0x03 ? this.hr : this.ir, base);
+    if (device === 0x11 || device === 0x31) {
+      if (fn === 0x03 && base < CLOCK + 6 && base + count > CLOCK) this.runClock();
+      return slice(fn === 0x03 ? this.hr : this.ir, base);
+    }
     const battery = this.batteries[device - 0x32];
     if (battery && fn === 0x04 && base >= 60) return slice(battery, base - 60);
     return new Array<number>(count).fill(0); // no such device: an all-zero page
@@ -206,7 +267,7 @@ export class GivEnergyDongleSimulator {
       set(17, this.ir[17]! + Math.round((pv * 0.55 * 10) / 36_000));
       if (grid < 0) set(26, this.ir[26]! + 1);
     }
-    this.batteries.forEach((page) => (page[40] = this.ir[59]!));
+    this.followSoc();
   }
 
   async close(): Promise<void> {

@@ -87,6 +87,16 @@ const slot = (key: string, name: string, register: number, givtcp: string, cache
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+/** A row published only on inverters `when` accepts. */
+const only = (when: (model: InverterModel) => boolean, r: Row): Row => ({ ...r, when });
+/**
+ * Inverters with PV strings of their own. On AC-coupled units and the All in One, IR1/2 and IR8/9
+ * echo the grid side (245.7 V, the grid voltage) and IR44 is the battery's discharge output,
+ * not PV: the load balance misses the PV the inverter never sees (a capture gives −1.3 kWh), so
+ * load energy is not published there, as the peer library does (givenergy-modbus #293).
+ */
+const ownPv = (m: InverterModel) => !m.acCoupled;
+
 /** The inverter's entities: telemetry, energy, diagnostics and every GivTCP control. */
 export function inverterRows(model: InverterModel): Row[] {
   const rows: Row[] = [
@@ -110,15 +120,15 @@ export function inverterRows(model: InverterModel): Row[] {
     today('export_energy_today', 'Grid export today', (t) => t.exportToday, 'Export_Energy_Today_kWh'),
     today('charge_energy_today', 'Battery charge today', (t) => t.chargeToday, 'Battery_Charge_Energy_Today_kWh'),
     today('discharge_energy_today', 'Battery discharge today', (t) => t.dischargeToday, 'Battery_Discharge_Energy_Today_kWh'),
-    today('load_energy_today', 'Load energy today', (t) => t.loadToday, 'Load_Energy_Today_kWh'),
+    only(ownPv, today('load_energy_today', 'Load energy today', (t) => t.loadToday, 'Load_Energy_Today_kWh')),
     total('pv_energy_total', 'PV energy total', (t) => t.pvTotal, 'PV_Energy_Total_kWh'),
     total('import_energy_total', 'Grid import total', (t) => t.importTotal, 'Import_Energy_Total_kWh'),
     total('export_energy_total', 'Grid export total', (t) => t.exportTotal, 'Export_Energy_Total_kWh'),
     total('battery_throughput_total', 'Battery throughput total', (t) => t.batteryThroughputTotal, 'Battery_Throughput_Total_kWh'),
-    sensor('pv1_voltage', 'PV1 voltage', volts, (r) => r.t.pv1Voltage ?? null),
-    sensor('pv2_voltage', 'PV2 voltage', volts, (r) => r.t.pv2Voltage ?? null),
-    sensor('pv1_current', 'PV1 current', amps, (r) => r.t.pv1Current ?? null),
-    sensor('pv2_current', 'PV2 current', amps, (r) => r.t.pv2Current ?? null),
+    only(ownPv, sensor('pv1_voltage', 'PV1 voltage', volts, (r) => r.t.pv1Voltage ?? null)),
+    only(ownPv, sensor('pv2_voltage', 'PV2 voltage', volts, (r) => r.t.pv2Voltage ?? null)),
+    only(ownPv, sensor('pv1_current', 'PV1 current', amps, (r) => r.t.pv1Current ?? null)),
+    only(ownPv, sensor('pv2_current', 'PV2 current', amps, (r) => r.t.pv2Current ?? null)),
     sensor('grid_voltage', 'Grid voltage', volts, (r) => r.t.gridVoltage ?? null),
     sensor('grid_current', 'Grid current', amps, (r) => r.t.gridCurrent ?? null),
     sensor('grid_frequency', 'Grid frequency', hertz, (r) => r.t.gridFrequency ?? null),
@@ -133,7 +143,7 @@ export function inverterRows(model: InverterModel): Row[] {
     // Totals summed from the daily counters: no register holds them on every model.
     summed('charge_energy_total', 'Battery charge total', 'charge_energy_today', 'Battery_Charge_Energy_Total_kWh'),
     summed('discharge_energy_total', 'Battery discharge total', 'discharge_energy_today', 'Battery_Discharge_Energy_Total_kWh'),
-    summed('load_energy_total', 'Load energy total', 'load_energy_today', 'Load_Energy_Total_kWh'),
+    only(ownPv, summed('load_energy_total', 'Load energy total', 'load_energy_today', 'Load_Energy_Total_kWh')),
     row<BinarySensorSpec>({ spec: { component: 'binary_sensor', key: 'fault', name: 'Fault', deviceClass: 'problem' }, read: (r) => r.t.fault ?? null }),
     sensor('battery_capacity', 'Battery capacity', { component: 'sensor', deviceClass: 'energy_storage', unit: 'kWh', stateClass: 'measurement', category: 'diagnostic' }, (r) => r.model.batteryCapacityKwh),
     sensor('firmware', 'Firmware', { component: 'sensor', icon: 'mdi:chip', category: 'diagnostic' }, (r) => r.model.firmware),

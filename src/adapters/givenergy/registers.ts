@@ -103,9 +103,10 @@ export function inverterTelemetry(ir: RegisterBank) {
     importToday: scaled(26, 0.1),
     chargeToday: scaled(36, 0.1),
     dischargeToday: scaled(37, 0.1),
-    // House consumption today: what the inverter delivered minus AC charging, plus the grid's net.
-    loadToday:
-      [44, 35, 25, 26].some((n) => r(n) === undefined) ? undefined : Math.max(0, round3((r(44)! - r(35)! - r(25)! + r(26)!) * 0.1)),
+    // House consumption today on a hybrid: what the inverter delivered minus AC charging, plus the
+    // grid's net. Below zero the balance is missing a term (on AC and AIO units IR44 is battery
+    // discharge, and their PV is not seen): unknown, never a made-up 0.
+    loadToday: loadToday(r(44), r(35), r(25), r(26)),
     pvTotal: total(11, 0.1),
     exportTotal: total(21, 0.1),
     importTotal: total(32, 0.1),
@@ -114,6 +115,12 @@ export function inverterTelemetry(ir: RegisterBank) {
 }
 
 export type InverterTelemetry = ReturnType<typeof inverterTelemetry>;
+
+function loadToday(inverterOut?: number, acCharge?: number, exported?: number, imported?: number): number | undefined {
+  if (inverterOut === undefined || acCharge === undefined || exported === undefined || imported === undefined) return undefined;
+  const kwh = round3((inverterOut - acCharge - exported + imported) * 0.1);
+  return kwh < 0 ? undefined : kwh;
+}
 
 /** Per-battery BMS data from IR 60–119 at 0x32+i. */
 export function batteryTelemetry(ir: RegisterBank) {

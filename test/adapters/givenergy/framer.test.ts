@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { Framer, MARKER, crc16modbus, decodeFrame, encodeReadRequest, encodeWriteRequest, encodeHeartbeat, encodeReadResponse, type Frame } from '../../../src/adapters/givenergy/frame.js';
+import { Framer, MARKER, crc16modbus, decodeFrame, encodeNull, encodeReadRequest, encodeWriteRequest, encodeHeartbeat, encodeReadResponse, type Frame } from '../../../src/adapters/givenergy/frame.js';
+import { DongleClient } from '../../../src/adapters/givenergy/client.js';
+import { GivEnergyDongleSimulator } from '../../../src/simulators/givenergy-dongle.js';
+import { LogHub } from '../../../src/core/logger.js';
+import { Secrets } from '../../../src/core/secrets.js';
+import { eventually } from '../../helpers/mqtt-client.js';
 
 const ROOT = 'test/fixtures/givenergy/captures';
 
@@ -19,8 +24,12 @@ function captureFiles(dir = ROOT): string[] {
 
 /** Replays a capture: each direction is a byte stream, reframed; a reconnect marker resets both. */
 function replayCapture(file: string): Frame[] {
+  return replayRaw(file).map(decodeFrame);
+}
+
+function replayRaw(file: string): Buffer[] {
   const framers = { rx: new Framer(), tx: new Framer() };
-  const frames: Frame[] = [];
+  const frames: Buffer[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (line.startsWith('#')) {
       if (/reconnected/.test(line)) {
@@ -31,7 +40,7 @@ function replayCapture(file: string): Frame[] {
     }
     const m = /(?:^\S+\s+)?(rx|tx):?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
     if (!m) continue;
-    for (const raw of framers[m[1] as 'rx' | 'tx'].push(Buffer.from(m[2]!, 'hex'))) frames.push(decodeFrame(raw));
+    frames.push(...framers[m[1] as 'rx' | 'tx'].push(Buffer.from(m[2]!, 'hex')));
   }
   return frames;
 }
@@ -154,5 +163,31 @@ test('decoding never throws on random bytes', () => {
     for (let k = 0; k < junk.length; k++) junk[k] = randomInt(0, 256);
     if (i % 4 === 0) Buffer.from([0x59, 0x59, 0x00, 0x01, 0x00, randomInt(0, 255), randomInt(0, 2), randomInt(1, 3)]).copy(junk, 0);
     for (const frame of framer.push(junk)) decodeFrame(frame);
+  }
+});
+
+test('peer disagreement 4: the captured null frame with CRC 0000 is a CRC error, for the decoder and the client', async () => {
+  const file = join(ROOT, 'hybrid_2_bat_a/hybrid_gen1_arm449_givbat82_givbat95gen3_60min.log');
+  const captured = replayRaw(file).filter((raw) => decodeFrame(raw).kind === 'null');
+  assert.equal(captured.length, 1);
+  const raw = captured[0]!;
+  assert.deepEqual([raw.length, raw[26], raw.readUInt16LE(raw.length - 2)], [164, 0x33, 0x0000]);
+  assert.deepEqual(decodeFrame(raw), { kind: 'null', adapterSerial: 'WF2125G000', device: 0x33, crcOk: false });
+  assert.equal(decodeFrame(encodeNull('WF2125G000', 0x33)).kind === 'null' && (decodeFrame(encodeNull('WF2125G000', 0x33)) as { crcOk: boolean }).crcOk, true, 'a null frame with its CRC is no error');
+
+  // The client counts it with the CRC errors (and a null frame with a good CRC not at all).
+  const sim = new GivEnergyDongleSimulator();
+  const client = new DongleClient({ host: '127.0.0.1', port: await sim.listen(), frameGapMs: 0, timeoutMs: 300, retries: 2 }, new LogHub({ level: 'error', secrets: new Secrets() }).child('givenergy'));
+  client.start();
+  try {
+    await client.waitConnected();
+    sim.broadcast(encodeNull(sim.adapterSerial, 0x33));
+    sim.broadcast(raw);
+    await eventually(() => client.stats.crcErrors > 0, 2000, 'the CRC error to be counted');
+    assert.deepEqual(await client.read(0x11, 0x03, 0, 60), sim.hr.slice(0, 60), 'the connection carries on');
+    assert.equal(client.stats.crcErrors, 1);
+  } finally {
+    await client.stop();
+    await sim.close();
   }
 });

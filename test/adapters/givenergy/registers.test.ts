@@ -1,7 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { inverterRows } from '../../../src/adapters/givenergy/entities.js';
+import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { detectModel } from '../../../src/adapters/givenergy/model.js';
 import { EnergyGuard, RegisterBank, batteryTelemetry, inverterClock, inverterTelemetry, isGarbagePage, slotToTime, timeToSlot } from '../../../src/adapters/givenergy/registers.js';
+
+/** Every valid-CRC page the inverter (0x11 or 0x31) sent in a capture (test/fixtures/givenergy, Apache-2.0). */
+function capturedPages(file: string, fn: 0x03 | 0x04, base: number): number[][] {
+  const framer = new Framer();
+  const pages: number[][] = [];
+  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
+    if (line.startsWith('#')) {
+      if (/reconnected/.test(line)) framer.reset();
+      continue;
+    }
+    const m = /(?:^\S+\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
+    if (!m) continue;
+    for (const raw of framer.push(Buffer.from(m[1]!, 'hex'))) {
+      const f = decodeFrame(raw);
+      if (f.kind === 'read-response' && f.crcOk && f.fn === fn && f.base === base && f.count === 60 && (f.device === 0x11 || f.device === 0x31)) pages.push(f.values);
+    }
+  }
+  assert.ok(pages.length > 0, `${file} has a page at ${base}`);
+  return pages;
+}
+const bank = (base: number, values: number[]) => {
+  const b = new RegisterBank();
+  b.set(base, values);
+  return b;
+};
+const keys = (hr: number[]) => inverterRows(detectModel(hr)).map((r) => r.spec.key);
 
 // The captured boot page HR 0–59 of a Gen1 hybrid (research §7.2).
 const BOOT_HR = [8193, 3, 2098, 513, 0, 50000, 3600, 1, 16967, 12849, 13108, 18224, 12343, 21313, 12849, 12596, 18224, 13367, 3007, 449, 1, 449, 2, 0, 32768, 30235, 6000, 1, 0, 0, 17, 0, 4, 7, 140, 23, 4, 28, 12, 15, 36, 1, 3, 0, 0, 0, 101, 1, 0, 0, 100, 0, 0, 1, 1, 160, 0, 0, 1, 0];
@@ -93,4 +122,61 @@ test('battery BMS page', () => {
   [0x4247, 0x3231, 0x3334, 0x4730, 0x3037].forEach((w, i) => (page[50 + i] = w));
   ir.set(60, page);
   assert.deepEqual(batteryTelemetry(ir), { soc: 87, cycles: 412, remainingAh: 123.45, cellMinV: 3.3, cellMaxV: 3.315, temperature: 23, serial: 'BG2134G007' });
+});
+
+// What the peer library (givenergy-modbus) disagreed on, with the values of the captures.
+const AC_1X = 'ems_2_inv_3_bat_a/ac_arm282_1x_givbat512gen3_30min.log';
+const AC_2X = 'ems_2_inv_3_bat_a/ac_arm282_2x_givbat52_30min.log';
+const AIO_612 = 'aio_a/aio_arm612_5min.log';
+const AIO_620 = 'aio_a/aio_arm620_redetect_7min.log';
+const LOAD_AND_PV_DETAIL = ['load_energy_today', 'load_energy_total', 'pv1_voltage', 'pv2_voltage', 'pv1_current', 'pv2_current'];
+
+test('peer disagreement 1: no load energy on AC-coupled and All in One units (IR44 is battery discharge there)', () => {
+  // The captured pages: the hybrid's balance IR44 − IR35 − IR25 + IR26 is its load, but on AC and
+  // AIO units it misses the PV the inverter never sees. Before: 0 kWh (−1.3 and −30.6 clamped) on
+  // the AC units, 5.8 and 17.2 kWh on the AIO; the peer shows nothing.
+  const raw = (page: number[]) => Math.round((page[44]! - page[35]! - page[25]! + page[26]!)) / 10;
+  assert.deepEqual([raw(capturedPages(AC_1X, 0x04, 0)[0]!), raw(capturedPages(AC_2X, 0x04, 0)[0]!)], [-1.3, -30.6]);
+  assert.deepEqual([raw(capturedPages(AIO_612, 0x04, 0)[0]!), raw(capturedPages(AIO_620, 0x04, 0).at(-1)!)], [5.8, 17.2]);
+  // A negative balance is unknown, not 0.
+  assert.equal(inverterTelemetry(bank(0, capturedPages(AC_1X, 0x04, 0)[0]!)).loadToday, undefined);
+  for (const file of [AC_1X, AC_2X, AIO_620]) {
+    const hr = capturedPages(file, 0x03, 0)[0]!;
+    const published = keys(hr);
+    for (const key of LOAD_AND_PV_DETAIL) assert.ok(!published.includes(key), `${file}: ${key} is not published`);
+    assert.ok(published.includes('pv_power') && published.includes('grid_voltage'), 'the rest still is');
+  }
+  // The hybrid keeps them: its load balance closes (11.0 kWh on the captured Gen1).
+  const gen1 = 'hybrid_2_bat_a/hybrid_gen1_arm449_0x11_poll_10min.log';
+  const hybrid = keys(capturedPages(gen1, 0x03, 0)[0]!);
+  for (const key of LOAD_AND_PV_DETAIL) assert.ok(hybrid.includes(key), `hybrid: ${key} is published`);
+  assert.equal(inverterTelemetry(bank(0, capturedPages(gen1, 0x04, 0)[0]!)).loadToday, 11);
+});
+
+test('peer disagreement 2: PV1/PV2 voltage and current of AC and AIO units echo the grid side', () => {
+  const aio = capturedPages(AIO_612, 0x04, 0)[0]!;
+  const t = inverterTelemetry(bank(0, aio));
+  assert.equal(t.pv1Voltage, t.gridVoltage, 'IR1 is the grid voltage on the All in One');
+  assert.equal(t.pv1Voltage, 246.1);
+  assert.equal(t.pv1Current, 4);
+  const aioModel = detectModel(capturedPages(AIO_620, 0x03, 0)[0]!);
+  assert.deepEqual([aioModel.dtc, aioModel.family, aioModel.acCoupled], ['8001', 'aio', true]);
+  assert.deepEqual(keys(capturedPages(AIO_620, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
+  assert.deepEqual(keys(capturedPages(AC_1X, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
+  // The HV Gen3 hybrid has strings of its own: 127.6 V and 380.8 V against a grid of 244.8 V.
+  const hv = inverterTelemetry(bank(0, capturedPages('hybrid_hv_gen3_a/givhy80g3hv_hass295_120s.log', 0x04, 0)[0]!));
+  assert.deepEqual([hv.pv1Voltage, hv.pv2Voltage, hv.gridVoltage], [127.6, 380.8, 244.8]);
+  assert.deepEqual(keys([0x8102, ...BOOT_HR.slice(1)]).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), ['pv1_voltage', 'pv2_voltage', 'pv1_current', 'pv2_current']);
+});
+
+test('peer disagreement 3: 81xx is a single-phase HV Gen3 hybrid, 82xx an All in One hybrid, 83xx a Gen4 hybrid', () => {
+  const model = (dtc: number) => {
+    const m = detectModel([dtc, ...BOOT_HR.slice(1)]); // HR55 = 160 Ah
+    return { dtc: m.dtc, family: m.family, generation: m.generation, name: m.name, hv: m.hv, capacity: m.batteryCapacityKwh, maxW: m.batteryMaxPowerW, address: m.address, acRate: m.acRateRegisters, acCoupled: m.acCoupled, supported: m.supported };
+  };
+  // Before: every 8xxx was an All in One, 160 Ah × 317 V = 50.72 kWh.
+  assert.deepEqual(model(0x8001), { dtc: '8001', family: 'aio', generation: undefined, name: 'All in One', hv: true, capacity: 50.72, maxW: 6000, address: 0x11, acRate: true, acCoupled: true, supported: true });
+  assert.deepEqual(model(0x8102), { dtc: '8102', family: 'hybrid', generation: 'Gen3', name: 'HV Gen3 Hybrid', hv: true, capacity: 8.19, maxW: 8000, address: 0x11, acRate: false, acCoupled: false, supported: true });
+  assert.deepEqual(model(0x8201), { dtc: '8201', family: 'aio', generation: undefined, name: 'All in One Hybrid', hv: true, capacity: 8.19, maxW: 4095, address: 0x11, acRate: false, acCoupled: false, supported: false });
+  assert.deepEqual(model(0x8301), { dtc: '8301', family: 'hybrid', generation: 'Gen4', name: 'Gen4 Hybrid', hv: false, capacity: 8.19, maxW: 4095, address: 0x11, acRate: false, acCoupled: false, supported: true });
 });
