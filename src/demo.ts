@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { parseOptions } from './options.js';
-import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, DEMO_WATER_HEATER_DEVICE, startDemoSimulators } from './simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, DEMO_WATER_HEATER_DEVICE, DEMO_EV_CHARGER_SERIAL, DEMO_EV_RULE, startDemoSimulators } from './simulators/index.js';
 import { meterDeviceId } from './adapters/viessmann-meter/options.js';
 import { victronDeviceId } from './adapters/victron/ids.js';
 import { slugOf } from './automation/options.js';
@@ -50,6 +50,8 @@ async function main(): Promise<void> {
       'It shares the surplus: the Vitocal gets in when the export jumps as a cloud passes (the heater then works around its 900 W),',
       'and the 2 kW boiler rule goes "waiting" for a moment after a cloud but rarely switches on: the heater takes the surplus back first.',
       `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/${DEMO_WATER_HEATER_DEVICE}/#' -t demo/boiler/set -t ${DEMO_HEAT_PUMP_TOPIC}`,
+      'Watch the EV charger and its ev_charge rule (solar mode: it starts only when 1.4 kW of surplus is left for 60 s):',
+      `  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t 'energy2mqtt/givenergy_evc_${DEMO_EV_CHARGER_SERIAL.toLowerCase()}/#' -t 'energy2mqtt/rule_${slugOf(DEMO_EV_RULE)}/#'`,
       'Notifications (tomorrow\'s colour, the plan applied) go to the simulated Prowl and are printed here.',
       "The simulated GivEnergy inverter answers GivTCP's REST API too (this run's token):",
       `  curl -H 'Authorization: Bearer ${options.givenergy_rest?.token ?? ''}' http://127.0.0.1:6345/getCache`,

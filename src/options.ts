@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { LOG_LEVELS } from './core/logger.js';
 import { automationOptions } from './automation/options.js';
 import { givenergyInverterOptions, givenergyRestOptions } from './adapters/givenergy/options.js';
+import { givenergyEvcOptions } from './adapters/givenergy-evc/options.js';
 import { vaillantAccountOptions } from './adapters/vaillant/options.js';
 import { victronGxOptions } from './adapters/victron/options.js';
 import { tempoOptions } from './adapters/tempo/options.js';
@@ -89,6 +90,7 @@ export const optionsSchema = z
     state_refresh_interval: z.number().int().min(10).max(86_400).default(300),
     givenergy: z.array(givenergyInverterOptions).default([]),
     givenergy_rest: givenergyRestOptions.optional(),
+    givenergy_evc: z.array(givenergyEvcOptions).default([]),
     vaillant: z.array(vaillantAccountOptions).default([]),
     victron: z.array(victronGxOptions).default([]),
     tempo: tempoOptions.optional(),
@@ -102,6 +104,7 @@ export const optionsSchema = z
   .superRefine((o, ctx) => {
     // The same device twice would be polled twice and get every register written twice.
     noDuplicates(o.givenergy.map((g) => `${g.host.toLowerCase()}:${g.port}`), ['givenergy'], 'host', 'the same dongle (host and port) as', ctx);
+    noDuplicates(o.givenergy_evc.map((c) => c.host.toLowerCase()), ['givenergy_evc'], 'host', 'the same charger (host) as', ctx);
     noDuplicates(o.vaillant.map((v) => v.username.toLowerCase()), ['vaillant'], 'username', 'the same account as', ctx);
     noDuplicates(o.victron.map((v) => `${v.host.toLowerCase()}:${v.port ?? (v.tls ? 8883 : 1883)}`), ['victron'], 'host', 'the same GX broker (host and port) as', ctx);
     noDuplicates(o.viessmann_meter.map((m) => meterDeviceId(m.name)), ['viessmann_meter'], 'name', 'the same name (so the same HA device) as', ctx);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { freePort } from './helpers/broker.js';
 import { Recorder, eventually, sleep } from './helpers/mqtt-client.js';
 import { deviceDiscoveryProblems } from '../src/core/ha-acceptance.js';
-import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_TEMPO_RULE, DEMO_WATER_HEATER_DEVICE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
+import { DEMO_GX_PORTAL_ID, DEMO_HEAT_PUMP_METER, DEMO_HEAT_PUMP_TOPIC, DEMO_EV_CHARGER_SERIAL, DEMO_TEMPO_RULE, DEMO_WATER_HEATER_DEVICE, demoTempoCalendar, describeTempoCalendar } from '../src/simulators/index.js';
 import { meterDeviceId } from '../src/adapters/viessmann-meter/options.js';
 import { victronDeviceId } from '../src/adapters/victron/ids.js';
 import { slugOf } from '../src/automation/options.js';
@@ -85,6 +85,12 @@ test('the demo runs an embedded broker with the bridge, and stops cleanly on SIG
 
     // The PV water heater on the simulated pigpiod: discovered (its config passed HA's rules in
     // the loop above), connected to pigpiod, and its state one of the controller's.
+    // The EV charger: found over Modbus TCP and declared under its serial; its rule explains itself.
+    assert.match(output, /GivEnergy EV charger \(GivEVC WF2306G001/);
+    const ev = await Recorder.connect(port, [`energy2mqtt/givenergy_evc_${DEMO_EV_CHARGER_SERIAL.toLowerCase()}/plug_status`, 'energy2mqtt/rule_ev/reason']);
+    await ev.waitFor(`energy2mqtt/givenergy_evc_${DEMO_EV_CHARGER_SERIAL.toLowerCase()}/plug_status`, (p) => p === 'connected', 15_000);
+    await ev.waitFor('energy2mqtt/rule_ev/reason', (p) => p.length > 0, 15_000);
+    await ev.close();
     assert.equal(DEMO_WATER_HEATER_DEVICE, 'water_heater_water_heater');
     assert.ok(rec.last(`homeassistant/device/${DEMO_WATER_HEATER_DEVICE}/config`)?.payload, 'the water heater is discovered');
     assert.match(output, /pigpiod \(water heater: relay on GPIO 17, servo on GPIO 21.*\) on 127\.0\.0\.1:\d+/, 'it names the pigpiod simulator');

@@ -19,6 +19,10 @@ export async function createAdapters(options: Options, contextFor: ContextFor, n
       adapters.push(new GivTcpRestServer(options.givenergy_rest, inverters, context.log, context.clock));
     }
   }
+  if (options.givenergy_evc.length) {
+    const { GivEvcAdapter } = await import('./givenergy-evc/adapter.js');
+    adapters.push(...options.givenergy_evc.map((o) => new GivEvcAdapter(o, contextFor(`givenergy evc ${o.host}`))));
+  }
   if (options.vaillant.length) {
     const { VaillantAdapter } = await import('./vaillant/adapter.js');
     adapters.push(...options.vaillant.map((o) => new VaillantAdapter(o, contextFor(`vaillant ${o.username}`))));

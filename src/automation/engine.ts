@@ -19,6 +19,7 @@ import { SurplusFollowRule } from './rules/surplus-follow.js';
 import { SurplusSwitchRule } from './rules/surplus-switch.js';
 import { VaillantPvRule } from './rules/vaillant-pv.js';
 import { TEMPO_MEMORY_SCOPE, TempoEssRule, type TempoColours } from './rules/tempo-ess.js';
+import { EvChargeRule } from './rules/ev-charge.js';
 import { tempoEssOptions } from './options.js';
 import type { Notice } from '../notify/messages.js';
 import { computeSurplus, type SurplusInputs } from './surplus.js';
@@ -193,6 +194,21 @@ export class Engine {
       case 'tempo_ess':
         if (!this.deps.bridge) throw new Error(`rule '${r.name}': tempo_ess rules cannot be replayed (they follow the Tempo calendar and the GX)`);
         return new TempoEssRule(r, { bridge: this.deps.bridge, tempo: this.deps.tempo, haChanges: this.deps.haChanges, notify: this.deps.notify }, ctx);
+      case 'ev_charge': {
+        if (!this.deps.bridge) throw new Error(`rule '${r.name}': ev_charge rules cannot be replayed yet (they read the charger's state)`);
+        const inputs = () => this.surplusInputs;
+        const gridImport = () => {
+          const s = inputs();
+          const v = s?.grid.value;
+          if (!s || v === undefined) return { ok: false as const, why: s ? s.grid.why() : 'no grid source is configured (automation.surplus.grid)' };
+          return { ok: true as const, watts: s.gridPositiveIsImport ? v : -v };
+        };
+        const gridReadAt = () => {
+          const grid = inputs()?.grid;
+          return grid && Number.isFinite(grid.ageS) ? this.deps.clock.now() - grid.ageS * 1000 : undefined;
+        };
+        return new EvChargeRule(r, { bridge: this.deps.bridge, gridCurrent: r.grid_current ? this.sources.get(r.grid_current) : undefined, gridImport, gridReadAt }, ctx);
+      }
     }
   }
 

@@ -181,6 +181,48 @@ export const surplusFollowOptions = z
   .refine((r) => r.min < r.max, { message: 'must be below max', path: ['min'] })
   .refine((r) => r.off_level <= r.min || r.switch_target !== undefined, { message: 'must not be above min (it switches the load off)', path: ['off_level'] });
 
+/**
+ * Charging modes for a GivEnergy EV charger (GivTCP's Grid, Solar and Hybrid, rebuilt): the
+ * EVSE minimum of 6 A, start and stop delays and a minimum charge time for the car's contactor,
+ * an import cap on the house's grid current for every mode, and a session energy limit.
+ */
+export const evChargeOptions = z
+  .object({
+    type: z.literal('ev_charge'),
+    name: z.string().min(1).max(60),
+    enabled: z.boolean().default(true),
+    /** grid: charge at current_a; solar: on surplus only; hybrid: at least 6 A, surplus on top. */
+    mode: z.enum(['grid', 'solar', 'hybrid']).default('solar'),
+    priority: z.number().int().min(1).max(99).default(1),
+    /** The charger's serial (its device is givenergy_evc_<serial>); optional with one charger. */
+    charger: z.string().regex(/^[A-Za-z0-9]{4,32}$/, 'use the serial number of the charger').optional(),
+    /** The current in grid mode (A). */
+    current_a: z.number().int().min(6).max(32).default(16),
+    /** The house's grid current to stay under, in every mode (A per phase); 0 = off. */
+    import_cap_a: z.number().min(0).max(100).default(0),
+    /** A source (automation.sources) with the house's grid current in A, import positive, for the cap. */
+    grid_current: z.string().regex(NAME).optional(),
+    /** Stop the session at this much energy (kWh); 0 = off. */
+    max_session_kwh: z.number().min(0).max(200).default(0),
+    /** 1 or 3 (default: the charger's phases entity, else 1). */
+    phases: z.number().int().min(1).max(3).refine((p) => p !== 2, { message: 'must be 1 or 3' }).optional(),
+    /** Seconds the surplus (or the cap) must allow the 6 A minimum before a charge starts. */
+    start_delay: z.number().min(0).max(86_400).default(60),
+    /** Seconds the surplus must stay below the 6 A minimum before a solar charge stops. */
+    stop_delay: z.number().min(0).max(86_400).default(300),
+    /** A solar charge runs at least this long once started (s); the import cap overrides it. */
+    min_charge_time: z.number().min(0).max(86_400).default(600),
+    /** Seconds between two current changes (the import cap's reductions do not wait). */
+    interval: z.number().min(1).max(3600).default(10),
+    // The add-on editor stores every rule type's blocks in every rule; these belong to others.
+    target: z.unknown().optional(),
+    switch_target: z.unknown().optional(),
+    blue: z.unknown().optional(),
+    white: z.unknown().optional(),
+    red: z.unknown().optional(),
+  })
+  .strict();
+
 const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
 const colourPlan = (min_soc: number, battery_life: boolean, charge_soc: number) =>
   z
@@ -225,7 +267,7 @@ export const tempoEssOptions = z
   .strict()
   .refine((r) => r.plan_time <= r.apply_time && r.apply_time >= '12:00', { message: 'must be after plan_time and in the evening (the plan is for the coming day, from 06:00)', path: ['apply_time'] });
 
-export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions, surplusFollowOptions, tempoEssOptions]);
+export const ruleOptions = z.discriminatedUnion('type', [surplusSwitchOptions, vaillantPvOptions, surplusFollowOptions, tempoEssOptions, evChargeOptions]);
 
 export const automationOptions = z
   .object({
@@ -258,6 +300,7 @@ export const automationOptions = z
     need(a.surplus?.grid, ['surplus', 'grid']);
     need(a.surplus?.battery_soc, ['surplus', 'battery_soc']);
     need(a.surplus?.battery_power, ['surplus', 'battery_power']);
+    a.rules.forEach((r, i) => r.type === 'ev_charge' && need(r.grid_current, ['rules', i, 'grid_current']));
     if (a.rules.some((r) => r.type !== 'tempo_ess') && !a.surplus?.grid) ctx.addIssue({ code: 'custom', path: ['surplus', 'grid'], message: 'rules need a grid source' });
     const slugs = new Set<string>();
     a.rules.forEach((r, i) => {
@@ -277,6 +320,7 @@ export type SurplusSwitchOptions = z.infer<typeof surplusSwitchOptions>;
 export type SurplusFollowOptions = z.infer<typeof surplusFollowOptions>;
 export type VaillantPvOptions = z.infer<typeof vaillantPvOptions>;
 export type TempoEssOptions = z.infer<typeof tempoEssOptions>;
+export type EvChargeOptions = z.infer<typeof evChargeOptions>;
 export type RuleOptions = z.infer<typeof ruleOptions>;
 export type { SourceOptions } from '../measurements/options.js';
 export type TargetOptions = z.infer<typeof targetOptions>;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { MyVaillantSimulator } from './myvaillant.js';
 import { VictronGxSimulator } from './victron-gx.js';
+import { GivEvcSimulator } from './givevc.js';
 import { TempoServer } from './tempo-server.js';
 import { ProwlSimulator } from './prowl.js';
 import { systemClock } from '../core/clock.js';
@@ -70,6 +71,10 @@ export function describeTempoCalendar(calendar: Record<string, TempoColour>): st
   return `${days.map(([date, colour]) => `${colour} ${WEEKDAYS[weekday(date)]} ${date}`).join(', ')}, the other days blue`;
 }
 
+/** The demo's EV charger and its rule (device givenergy_evc_<serial>, rule_ev). */
+export const DEMO_EV_CHARGER_SERIAL = 'WF2306G001';
+export const DEMO_EV_RULE = 'EV';
+
 export async function startDemoSimulators(brokerPort: number): Promise<DemoSimulators> {
   const running: Array<{ name: string; stop(): Promise<void> }> = [];
   try {
@@ -88,6 +93,12 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
   meter.addLoad(() => heatPump.simulator.powerW);
   const waterHeater = await demoWaterHeater(running);
   meter.addLoad(() => waterHeater.physics.heaterW);
+  // An EV charger with a car plugged in: the ev_charge rule charges it on surplus (one phase, from 1.4 kW).
+  const charger = new GivEvcSimulator({ serial: DEMO_EV_CHARGER_SERIAL, phases: 1 });
+  const chargerPort = await charger.listen();
+  charger.plugIn();
+  running.push({ name: `GivEnergy EV charger (GivEVC ${charger.serial}, one phase, a car plugged in) on Modbus TCP 127.0.0.1:${chargerPort}`, stop: () => charger.close() });
+  meter.addLoad(() => charger.power);
   const dongle = new GivEnergyDongleSimulator({ live: true, armFirmware: 312, heartbeatMs: 60_000 });
   const donglePort = await dongle.listen();
   running.push({ name: `GivEnergy dongle (Gen3 hybrid ${dongle.inverterSerial}, one battery) on 127.0.0.1:${donglePort}`, stop: () => dongle.close() });
@@ -130,9 +141,10 @@ async function startAll(brokerPort: number, running: Array<{ name: string; stop(
       automation: {
         ...automation,
         sources: [...(automation.sources ?? []), { name: 'heat_pump', mqtt: { topic: DEMO_HEAT_PUMP_TOPIC, unit: 'W' }, stale_after: 30 }],
-        rules: [...(automation.rules ?? []), { type: 'tempo_ess', name: DEMO_TEMPO_RULE }],
+        rules: [...(automation.rules ?? []), { type: 'tempo_ess', name: DEMO_TEMPO_RULE }, { type: 'ev_charge', name: DEMO_EV_RULE, mode: 'solar', phases: 1 }],
       },
       viessmann_meter: [{ name: DEMO_HEAT_PUMP_METER, ...heatPump.meterOptions, grid: 'grid', heat_pump: 'heat_pump' }],
+      givenergy_evc: [{ host: '127.0.0.1', port: chargerPort, poll_interval: 5 }],
       givenergy: [{ host: '127.0.0.1', port: donglePort, poll_interval: 5, full_refresh_interval: 30 }],
       // The REST API as a user would turn it on: with a token (a new one every run).
       givenergy_rest: { enabled: true, port: 6345, token: randomBytes(18).toString('base64url') },

@@ -31,6 +31,9 @@ import { sourceOptions } from '../../src/measurements/options.js';
 import { WaterHeaterAdapter } from '../../src/adapters/water-heater/adapter.js';
 import { waterHeaterOptions } from '../../src/adapters/water-heater/options.js';
 import { PigpiodSimulator } from '../../src/simulators/pigpiod.js';
+import { GivEvcAdapter } from '../../src/adapters/givenergy-evc/adapter.js';
+import { givenergyEvcOptions } from '../../src/adapters/givenergy-evc/options.js';
+import { GivEvcSimulator } from '../../src/simulators/givevc.js';
 import modbusSerial from 'modbus-serial';
 import { join } from 'node:path';
 
@@ -267,6 +270,32 @@ const families: Family[] = [
           await t.app.bridge.command('water_heater_contract_heater', 'relay', sim.pin(17).level === 1 ? 'OFF' : 'ON', 'mqtt').catch(() => undefined);
           await new Promise((r) => setTimeout(r, 300));
           return sim.history.length > before;
+        },
+        close: () => sim.close(),
+      };
+    },
+  },
+  {
+    name: 'givenergy_evc',
+    async make(t, reachable) {
+      const sim = new GivEvcSimulator({ serial: 'WF2306G999' });
+      const port = reachable ? await sim.listen() : await freePort();
+      const adapter = new GivEvcAdapter(givenergyEvcOptions.parse({ host: '127.0.0.1', port, poll_interval: 3600 }), t.app.contextFor('contract givenergy_evc'));
+      adapter.tuning.timeoutMs = 500;
+      let amps = 10;
+      return {
+        adapter,
+        reached: () => sim.clientCount + sim.writes.length,
+        shownUnreachable: async (rec) => {
+          await rec.waitFor(`energy2mqtt/givenergy_evc_link_127_0_0_1_${port}/last_error`, (p) => p === 'ECONNREFUSED');
+          await rec.waitFor(`energy2mqtt/givenergy_evc_link_127_0_0_1_${port}/connection`, (p) => p === 'ON');
+        },
+        act: async () => {
+          // After a fail-safe the charger may never have answered; the command must not reach it either way.
+          await eventually(() => t.app.bridge.getDevice('givenergy_evc_wf2306g999')?.available === true, 2000, 'the charger answering').catch(() => undefined);
+          const before = sim.writes.length;
+          await t.app.bridge.command('givenergy_evc_wf2306g999', 'charge_limit', String(++amps), 'mqtt');
+          return sim.writes.length > before;
         },
         close: () => sim.close(),
       };
