@@ -4,6 +4,7 @@ import { startTestBroker, type TestBroker } from '../test/helpers/broker.js';
 import { benchBridge } from './bridge.bench.js';
 import { benchAutomation } from './automation.bench.js';
 import { benchGivenergy } from './givenergy.bench.js';
+import { benchGivenergyEvc } from './givenergy-evc.bench.js';
 import { benchVaillant } from './vaillant.bench.js';
 import { benchRecovery } from './recovery.bench.js';
 import { benchVictron } from './victron.bench.js';
@@ -20,6 +21,7 @@ const families: Array<{ key: string; title: string; run: (broker: TestBroker) =>
   { key: 'victron', title: 'Victron and Tempo (issue 10)', run: benchVictron },
   { key: 'viessmann', title: 'Viessmann meter (issue 11)', run: benchViessmannMeter },
   { key: 'water-heater', title: 'Water heater (issue 12)', run: () => benchWaterHeater() },
+  { key: 'givenergy-evc', title: 'GivEnergy EV charger (issue 13)', run: benchGivenergyEvc },
 ];
 
 const wanted = process.argv.slice(2).map((a) => a.toLowerCase());
