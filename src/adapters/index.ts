@@ -9,20 +9,20 @@ export type ContextFor = (module: string) => AdapterContext;
 
 export async function createAdapters(options: Options, contextFor: ContextFor, notify?: (notice: Notice) => void): Promise<Adapter[]> {
   const adapters: Adapter[] = [];
-  if (options.givenergy.length) {
-    const { GivEnergyAdapter } = await import('./givenergy/adapter.js');
-    const inverters = options.givenergy.map((o) => new GivEnergyAdapter(o, contextFor(`givenergy ${o.host}`)));
-    adapters.push(...inverters);
-    if (options.givenergy_rest?.enabled) {
-      const { GivTcpRestServer } = await import('./givenergy/givtcp-rest.js');
-      const context = contextFor('givtcp-rest');
-      adapters.push(new GivTcpRestServer(options.givenergy_rest, inverters, context.log, context.clock));
-    }
+  const inverters = options.givenergy.length
+    ? await import('./givenergy/adapter.js').then(({ GivEnergyAdapter }) => options.givenergy.map((o) => new GivEnergyAdapter(o, contextFor(`givenergy ${o.host}`))))
+    : [];
+  const chargers = options.givenergy_evc.length
+    ? await import('./givenergy-evc/adapter.js').then(({ GivEvcAdapter }) => options.givenergy_evc.map((o) => new GivEvcAdapter(o, contextFor(`givenergy evc ${o.host}`))))
+    : [];
+  adapters.push(...inverters);
+  // GivTCP's REST API serves the inverters and the EV charger routes.
+  if (options.givenergy_rest?.enabled && (inverters.length || chargers.length)) {
+    const { GivTcpRestServer } = await import('./givenergy/givtcp-rest.js');
+    const context = contextFor('givtcp-rest');
+    adapters.push(new GivTcpRestServer(options.givenergy_rest, inverters, context.log, context.clock, undefined, chargers));
   }
-  if (options.givenergy_evc.length) {
-    const { GivEvcAdapter } = await import('./givenergy-evc/adapter.js');
-    adapters.push(...options.givenergy_evc.map((o) => new GivEvcAdapter(o, contextFor(`givenergy evc ${o.host}`))));
-  }
+  adapters.push(...chargers);
   if (options.vaillant.length) {
     const { VaillantAdapter } = await import('./vaillant/adapter.js');
     adapters.push(...options.vaillant.map((o) => new VaillantAdapter(o, contextFor(`vaillant ${o.username}`))));

@@ -21,6 +21,16 @@ export const EVC_GIVTCP_COMMANDS: Record<string, { key: string; payload: (raw: s
       throw new WriteRefused(`expected Start or Stop, got ${quote(raw)}`);
     },
   },
+  // GivTCP's chargeMode (REST /setChargeMode) is plug and go: "enable" / "disable" (its evc.py writes HR93).
+  chargeMode: {
+    key: EVC_KEYS.plugAndGo,
+    payload: (raw) => {
+      const word = raw.toLowerCase();
+      if (word === 'enable') return 'ON';
+      if (word === 'disable') return 'OFF';
+      throw new WriteRefused(`expected enable or disable (plug and go), got ${quote(raw)}`);
+    },
+  },
   setCurrentLimit: { key: EVC_KEYS.chargeLimit, payload: (raw) => raw },
   setMaxSessionEnergy: { key: EVC_KEYS.maxSessionEnergy, payload: (raw) => raw },
   // GivTCP sets the charger to the host's time, whatever the payload.
@@ -28,7 +38,7 @@ export const EVC_GIVTCP_COMMANDS: Record<string, { key: string; payload: (raw: s
 };
 
 /** GivTCP's charge-mode commands: its local loop, which the ev_charge rule replaces. */
-export const EVC_GIVTCP_RULE_COMMANDS = ['chargeMode', 'setChargingMode', 'setImportCap'] as const;
+export const EVC_GIVTCP_RULE_COMMANDS = ['setChargingMode', 'setImportCap'] as const;
 
 export class EvcGivTcp {
   private readonly commands: GivTcpCommands;

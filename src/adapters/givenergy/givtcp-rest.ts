@@ -1,6 +1,8 @@
 // GivTCP's REST API, so scripts and dashboards written for GivTCP keep working: POST /<command>
 // with GivTCP's JSON payloads; GET /getData, /readData, /getCache, /runAll for the cached data.
-// One port per inverter (port, port + 1, ...), as GivTCP does.
+// One port per inverter (port, port + 1, ...), as GivTCP does. GivTCP's EV charger routes
+// (/setChargeControl, /setCurrentLimit, /setChargeMode, /setMaxSessionEnergy, GET /getEVCCache)
+// answer on every port, and on `port` alone when only chargers are configured.
 //
 // It writes a real inverter, so it is safe by default: off unless enabled; a bearer token on
 // every request unless the user opens it on purpose; writes only as application/json and never
@@ -14,10 +16,29 @@ import type { Logger } from '../../core/logger.js';
 import { quote, shownPayload } from '../../core/outside-text.js';
 import { RateLimitedWarning } from '../../core/rate-limited-log.js';
 import type { GivEnergyAdapter } from './adapter.js';
+import type { EvcGivTcp } from '../givenergy-evc/givtcp-evc.js';
 import { COMMANDS, ControlError } from './controls.js';
+import { WriteRefused } from '../../io/safe-writer.js';
 import type { GivenergyRestOptions } from './options.js';
 
 const READS = new Set(['getCache', 'readData', 'getData', 'runAll']);
+/** GivTCP's EV charger routes (its REST.py) -> its EVC command (the control topic's name). */
+const EVC_ROUTES: Record<string, string> = {
+  setChargeControl: 'controlCharge',
+  setCurrentLimit: 'setCurrentLimit',
+  setChargeMode: 'chargeMode',
+  setMaxSessionEnergy: 'setMaxSessionEnergy',
+  setChargingMode: 'setChargingMode',
+  setImportCap: 'setImportCap',
+};
+const EVC_READS = new Set(['getEVCCache']);
+
+/** What the REST API needs of an EV charger adapter. */
+export interface RestCharger {
+  readonly serial?: string;
+  readonly givTcp: EvcGivTcp | undefined;
+  cache(): Record<string, unknown>;
+}
 /** GivTCP's payloads are a few dozen bytes. */
 const MAX_BODY = 16 * 1024;
 /** After a 413 the rest of a body is read and dropped (so the client hears the answer) up to this; then we hang up. */
@@ -38,12 +59,15 @@ export class GivTcpRestServer implements Adapter {
     private readonly log: Logger,
     clock: Clock,
     private readonly host = '0.0.0.0',
+    private readonly chargers: RestCharger[] = [],
   ) {
     this.refusals = new RateLimitedWarning(log, clock);
   }
 
   async start(): Promise<void> {
-    for (const [i, inverter] of this.inverters.entries()) {
+    // Chargers without an inverter: one port for their routes.
+    const served: Array<GivEnergyAdapter | undefined> = this.inverters.length ? this.inverters : [undefined];
+    for (const [i, inverter] of served.entries()) {
       const server = createServer((req, res) => void this.handle(inverter, req, res));
       // A client that trickles its request in does not hold a connection for long.
       server.headersTimeout = 10_000;
@@ -61,7 +85,8 @@ export class GivTcpRestServer implements Adapter {
       this.servers.push(server);
       const actual = (server.address() as { port: number }).port;
       this.ports.push(actual);
-      this.log.info(`GivTCP-compatible REST API for ${inverter.options.host} on port ${actual} (${this.access()})`);
+      const what = [inverter ? inverter.options.host : undefined, this.chargers.length ? 'the EV charger routes' : undefined].filter(Boolean).join(' and ');
+      this.log.info(`GivTCP-compatible REST API for ${what} on port ${actual} (${this.access()})`);
       if (this.options.allow_unauthenticated) {
         this.log.warn(`the GivTCP REST API on port ${actual} is open: anyone who can reach it can write the inverter (allow_unauthenticated is on)`);
       }
@@ -84,9 +109,16 @@ export class GivTcpRestServer implements Adapter {
     return given.length === wanted.length && timingSafeEqual(given, wanted);
   }
 
-  private async handle(inverter: GivEnergyAdapter, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The charger a route is for: `?serial=` names one; without it, the only (or first) one. */
+  private charger(query: string): RestCharger | undefined {
+    const serial = new URLSearchParams(query).get('serial');
+    if (serial === null) return this.chargers[0];
+    return this.chargers.find((c) => c.serial?.toLowerCase() === serial.toLowerCase());
+  }
+
+  private async handle(inverter: GivEnergyAdapter | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const peer = req.socket.remoteAddress ?? 'an unknown address';
-    const path = (req.url ?? '/').split('?')[0]!;
+    const [path, query = ''] = (req.url ?? '/').split('?') as [string, string?];
     const route = path.startsWith('/') ? path.slice(1) : path; // "//setChargeTarget" is no endpoint
     const origin = req.headers.origin;
     const originAllowed = origin !== undefined && this.options.allowed_origins.includes(origin);
@@ -105,10 +137,17 @@ export class GivTcpRestServer implements Adapter {
     };
     try {
       this.log.debug(`REST ${req.method} ${quote(path, 80)} from ${peer}`);
-      const read = READS.has(route);
       // Object.hasOwn: `constructor` and the other names every object has are not commands.
-      const command = Object.hasOwn(COMMANDS, route);
-      if (!read && !command) return discardThen(req, () => reply(404, { error: `no endpoint ${shownPayload(path, 80)}` }), MAX_DISCARD_REFUSED);
+      const evc = EVC_READS.has(route) || Object.hasOwn(EVC_ROUTES, route);
+      const read = evc ? EVC_READS.has(route) : READS.has(route);
+      const command = !evc && Object.hasOwn(COMMANDS, route);
+      const known = evc ? this.chargers.length > 0 : inverter !== undefined && (read || command);
+      if (!known) {
+        const why = evc ? ' (no EV charger is configured in givenergy_evc)' : '';
+        return discardThen(req, () => reply(404, { error: `no endpoint ${shownPayload(path, 80)}${why}` }), MAX_DISCARD_REFUSED);
+      }
+      const charger = evc ? this.charger(query) : undefined;
+      if (evc && !charger) return discardThen(req, () => reply(404, { error: `no EV charger with serial ${quote(new URLSearchParams(query).get('serial') ?? '', 40)}` }), MAX_DISCARD_REFUSED);
       if (crossSite) {
         const page = origin !== undefined ? quote(origin, 80) : 'another site';
         return discardThen(req, () => refuse(403, `requests from web pages of ${page} are not allowed (see allowed_origins)`), MAX_DISCARD_REFUSED);
@@ -121,35 +160,40 @@ export class GivTcpRestServer implements Adapter {
       if (req.method !== method) return discardThen(req, () => reply(405, { error: `use ${method} for /${route}` }, { allow: method }), MAX_DISCARD_REFUSED);
       if (!this.authorised(req, read)) return discardThen(req, () => refuse(401, 'a valid bearer token is required'), MAX_DISCARD_REFUSED);
       if (read) {
-        if (route === 'getData' || route === 'runAll') await inverter.poll(true);
-        return reply(200, inverter.cache());
+        if (charger) return reply(200, charger.cache());
+        if (route === 'getData' || route === 'runAll') await inverter!.poll(true);
+        return reply(200, inverter!.cache());
       }
+      // The command path of the device the route is for: it logs and publishes refusals.
+      const givtcp = charger ? charger.givTcp : inverter!.givtcp;
+      if (!givtcp) return discardThen(req, () => reply(503, { error: 'the EV charger has not been detected yet' }), MAX_DISCARD_REFUSED);
+      const commandName = charger ? EVC_ROUTES[route]! : route;
 
       const from = { source: 'rest' as const, where: `REST /${route} from ${peer}` };
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') {
         const reason = `commands must be sent as Content-Type: application/json${type ? `, not ${quote(type, 60)}` : ''}`;
-        inverter.givtcp.refused(from, '', reason);
+        givtcp.refused(from, '', reason);
         return discardThen(req, () => reply(415, { error: reason }));
       }
       const body = await readBody(req);
       if (body === undefined) {
         const reason = `the body is larger than ${MAX_BODY} bytes`;
-        inverter.givtcp.refused(from, '', reason);
+        givtcp.refused(from, '', reason);
         return reply(413, { error: reason });
       }
       let payload: unknown;
       try {
         payload = body.trim() === '' ? {} : JSON.parse(body);
       } catch {
-        inverter.givtcp.refused(from, body, 'the body is not valid JSON');
+        givtcp.refused(from, body, 'the body is not valid JSON');
         return reply(400, { error: 'the body is not valid JSON' });
       }
-      const result = await inverter.givtcp.run(route, payload, { ...from, raw: body });
+      const result = await givtcp.run(commandName, payload, { ...from, raw: body });
       return reply(200, { result: `${route}: ${result.written} register(s) written, ${result.skipped} already set`, ...result });
     } catch (err) {
       // Refusals and failures are already logged and published by the command path.
-      return reply(err instanceof ControlError ? 400 : 502, { error: (err as Error).message });
+      return reply(err instanceof ControlError || err instanceof WriteRefused ? 400 : 502, { error: (err as Error).message });
     }
   }
 

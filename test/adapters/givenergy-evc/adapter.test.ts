@@ -3,7 +3,7 @@
 // where the charger reports it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { freePort, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { Recorder, eventually } from '../../helpers/mqtt-client.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
@@ -36,7 +36,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function setup(o: { sim?: GivEvcSimulatorOptions; viaOptions?: boolean; timeoutMs?: number } = {}): Promise<Setup> {
+async function setup(o: { sim?: GivEvcSimulatorOptions; viaOptions?: boolean; timeoutMs?: number; restPort?: number } = {}): Promise<Setup> {
   const serial = nextSerial();
   const DEV = `givenergy_evc_${serial.toLowerCase()}`;
   const sim = new GivEvcSimulator({ rampAPerS: 100, serial, ...o.sim });
@@ -44,7 +44,7 @@ async function setup(o: { sim?: GivEvcSimulatorOptions; viaOptions?: boolean; ti
   const rec = await Recorder.connect(broker.port, ['energy2mqtt/#', 'homeassistant/#']);
   const entry = { host: '127.0.0.1', port, poll_interval: 1 };
   const t = o.viaOptions
-    ? await startApp(broker.port, { givenergy_evc: [entry] })
+    ? await startApp(broker.port, { givenergy_evc: [entry], ...(o.restPort ? { givenergy_rest: { enabled: true, port: o.restPort, token: REST_TOKEN } } : {}) })
     : await startApp(broker.port, {}, {
         extraAdapters: (contextFor) => {
           const adapter = new GivEvcAdapter(givenergyEvcOptions.parse(entry), contextFor('test evc'));
@@ -67,6 +67,8 @@ async function setup(o: { sim?: GivEvcSimulatorOptions; viaOptions?: boolean; ti
     },
   };
 }
+
+const REST_TOKEN = 'evc-rest-token-1';
 
 const online = (s: Setup) => s.rec.waitFor(`energy2mqtt/${s.dev}/availability`, (p) => p === 'online', 8000);
 
@@ -303,6 +305,8 @@ test("GivTCP's EVC control topics run through the same checked path", async () =
     await s.rec.publish(`${root}/controlCharge`, 'Stop');
     await eventually(() => s.sim.writes.length > from, 5000, 'controlCharge written');
     assert.deepEqual(s.writesSince(from), ['95=2']);
+    await s.rec.publish(`${root}/chargeMode`, 'disable');
+    await eventually(() => s.writesSince(from).includes('93=1'), 5000, 'plug and go off');
     await s.rec.publish(`${root}/setMaxSessionEnergy`, '12');
     await s.state('max_session_energy', (p) => p === '12', 5000);
     await s.rec.publish(`${root}/setSystemTime`, 'now');
@@ -325,8 +329,53 @@ test("GivTCP's EVC control topics run through the same checked path", async () =
     await s.rec.publish(`${root}/controlCharge`, 'Pause');
     await s.rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('command_rejected') && p.includes('Start or Stop'), 3000, mark);
     mark = s.rec.mark();
-    await s.rec.publish(`${root}/chargeMode`, 'Solar');
-    assert.match((await s.rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('chargeMode'), 3000, mark)).payload, /ev_charge rule/);
+    await s.rec.publish(`${root}/setChargingMode`, 'Solar');
+    assert.match((await s.rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('setChargingMode'), 3000, mark)).payload, /ev_charge rule/);
+    mark = s.rec.mark();
+    await s.rec.publish(`${root}/chargeMode`, 'Solar'); // GivTCP's chargeMode is plug and go
+    assert.match((await s.rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('chargeMode'), 3000, mark)).payload, /enable or disable/);
+    assert.deepEqual(s.writesSince(from), []);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("GivTCP's EV charger REST routes: each control as its register, the cache, and what is refused", async () => {
+  const restPort = await freePort();
+  const s = await setup({ viaOptions: true, restPort });
+  const url = `http://127.0.0.1:${restPort}`;
+  const auth = { authorization: `Bearer ${REST_TOKEN}` };
+  const post = (route: string, body: string, headers: Record<string, string> = { ...auth, 'content-type': 'application/json' }) =>
+    fetch(`${url}/${route}`, { method: 'POST', body, headers });
+  try {
+    await online(s);
+    await s.state('charge_limit');
+    const cache = await fetch(`${url}/getEVCCache`, { headers: auth });
+    assert.equal(cache.status, 200);
+    assert.equal(((await cache.json()) as { serial: string }).serial, s.serial);
+    let from = s.sim.writes.length;
+    // GivTCP's payloads, as its REST.py documents them.
+    assert.equal((await post('setCurrentLimit', '{"current":"10"}')).status, 200);
+    assert.deepEqual(s.writesSince(from), ['91=100']);
+    from = s.sim.writes.length;
+    assert.equal((await post('setChargeControl', '{"mode":"Stop"}')).status, 200);
+    assert.deepEqual(s.writesSince(from), ['95=2']);
+    from = s.sim.writes.length;
+    assert.equal((await post('setChargeMode', '"disable"')).status, 200);
+    assert.deepEqual(s.writesSince(from), ['93=1']);
+    assert.equal((await post(`setMaxSessionEnergy?serial=${s.serial}`, '{"energy":"12.5"}')).status, 200);
+    await s.state('max_session_energy', (p) => p === '12.5', 5000);
+    // Refused, and nothing written: GivTCP's mode loop (an ev_charge rule here), a bad value, no
+    // token, a page's text/plain POST, another charger's serial, the inverter's routes.
+    from = s.sim.writes.length;
+    const mode = await post('setChargingMode', '{"state":"Solar"}');
+    assert.equal(mode.status, 400);
+    assert.match(((await mode.json()) as { error: string }).error, /ev_charge rule/);
+    assert.equal((await post('setCurrentLimit', '{"current":"50"}')).status, 400);
+    assert.equal((await post('setCurrentLimit', '{"current":"10"}', { 'content-type': 'application/json' })).status, 401);
+    assert.equal((await post('setCurrentLimit', '{"current":"10"}', { ...auth, 'content-type': 'text/plain' })).status, 415);
+    assert.equal((await post('setCurrentLimit?serial=XX0000X000', '{"current":"10"}')).status, 404);
+    assert.equal((await fetch(`${url}/getCache`, { headers: auth })).status, 404, 'no inverter here');
     assert.deepEqual(s.writesSince(from), []);
   } finally {
     await s.stop();
