@@ -17,6 +17,8 @@ export interface DeviceInfo {
   hwVersion?: string;
   suggestedArea?: string;
   configurationUrl?: string;
+  /** The id of the device it is reached through (a battery behind its inverter); the add-on's own otherwise. */
+  viaDevice?: string;
 }
 
 export type CommandSource = 'mqtt' | 'automation' | 'rest';

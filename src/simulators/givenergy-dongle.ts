@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import {
   Framer, decodeFrame, encodeException, encodeHeartbeat, encodeNull, encodeReadResponse, encodeWriteResponse,
 } from '../adapters/givenergy/frame.js';
+import type { CaptureProfile, CapturedDevice } from './givenergy-capture.js';
 
 export interface DongleFaults {
   latencyMs: number;
@@ -36,6 +37,12 @@ export interface DongleOptions {
   live?: boolean;
   /** Runs the inverter's clock (HR35–40); the system clock unless given. */
   clock?: Pick<Clock, 'now'>;
+  /**
+   * A real installation instead of the built-in Gen1 plant: every register its devices sent in a
+   * wire capture (givenergy-capture.ts), served at the captured addresses. Registers the capture
+   * never saw read as 0; meter addresses it has no page for stay silent.
+   */
+  capture?: CaptureProfile;
 }
 
 const BOOT_HR = [8193, 3, 2098, 513, 0, 50000, 3600, 1, 16967, 12849, 13108, 18224, 12343, 21313, 12849, 12596, 18224, 13367, 3007, 449, 1, 449, 2, 0, 32768, 30235, 6000, 1, 0, 0, 17, 0, 4, 7, 140, 23, 4, 28, 12, 15, 36, 1, 3, 0, 0, 0, 101, 1, 0, 0, 100, 0, 0, 1, 1, 160, 0, 0, 1, 0];
@@ -67,8 +74,11 @@ function words(text: string, count: number): number[] {
 }
 
 export class GivEnergyDongleSimulator {
-  readonly hr = new Array<number>(360).fill(0);
-  readonly ir = new Array<number>(240).fill(0);
+  /** Big enough for the three-phase (1000–1413), Gateway (1600–1959) and EMS (2040–2075) banks. */
+  readonly hr = new Array<number>(2100).fill(0);
+  readonly ir = new Array<number>(2100).fill(0);
+  /** The other devices of a captured installation: HV BCU and BMUs, meters, LV BMSs. */
+  private readonly captured = new Map<number, CapturedDevice>();
   readonly batteries: number[][] = [];
   readonly writes: Array<{ register: number; value: number; at: number }> = [];
   faults: DongleFaults = { latencyMs: 0, dropRate: 0, badCrcRate: 0, garbageRate: 0, exceptionRate: 0, nullFrameRate: 0, splitFrames: false };
@@ -89,8 +99,21 @@ export class GivEnergyDongleSimulator {
   private clockCarryMs = 0;
 
   constructor(private readonly options: DongleOptions = {}) {
-    this.adapterSerial = options.adapterSerial ?? 'WF2125G316';
-    this.inverterSerial = options.inverterSerial ?? 'SA2114G047';
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.clockAt = this.clock.now();
+    const capture = options.capture;
+    this.adapterSerial = options.adapterSerial ?? (capture?.adapterSerial || 'WF2125G316');
+    this.inverterSerial = options.inverterSerial ?? (capture?.inverterSerial || 'SA2114G047');
+    if (capture) {
+      for (const [address, device] of capture.devices) {
+        if (address !== 0x11) this.captured.set(address, device);
+        else {
+          for (const [r, v] of device.hr) this.hr[r] = v;
+          for (const [r, v] of device.ir) this.ir[r] = v;
+        }
+      }
+      return;
+    }
     BOOT_HR.forEach((v, i) => (this.hr[i] = v));
     this.hr[0] = options.dtc ?? 0x2001;
     this.hr[21] = options.armFirmware ?? 449;
@@ -107,8 +130,6 @@ export class GivEnergyDongleSimulator {
       this.batteries.push(page);
     }
     this.followSoc();
-    this.clock = options.clock ?? { now: () => Date.now() };
-    this.clockAt = this.clock.now();
   }
 
   /** Each BMS shows the inverter's SoC (IR100) and the remaining capacity that goes with it (IR88–89). */
@@ -187,7 +208,7 @@ export class GivEnergyDongleSimulator {
     }
     let reply: Buffer;
     if (!f.crcOk) return; // a real inverter ignores a corrupt request
-    if (isMeterAddress(f.device)) return; // no meter installed: the probe times out
+    if (isMeterAddress(f.device) && !this.captured.has(f.device)) return; // no meter installed: the probe times out
     if (f.kind === 'write-request') {
       const inverter = f.device === 0x11 || f.device === 0x31;
       if (!inverter || f.register >= this.hr.length || Math.random() < faults.exceptionRate) {
@@ -232,6 +253,11 @@ export class GivEnergyDongleSimulator {
     if (device === 0x11 || device === 0x31) {
       if (fn === 0x03 && base < CLOCK + 6 && base + count > CLOCK) this.runClock();
       return slice(fn === 0x03 ? this.hr : this.ir, base);
+    }
+    const captured = this.captured.get(device);
+    if (captured) {
+      const bank = fn === 0x03 ? captured.hr : captured.ir;
+      return Array.from({ length: count }, (_, i) => bank.get(base + i) ?? 0);
     }
     const battery = this.batteries[device - 0x32];
     if (battery && fn === 0x04 && base >= 60) return slice(battery, base - 60);

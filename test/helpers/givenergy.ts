@@ -6,6 +6,7 @@ import { GivEnergyDongleSimulator } from '../../src/simulators/givenergy-dongle.
 import type { GivEnergyAdapter } from '../../src/adapters/givenergy/adapter.js';
 import type { GivTcpRestServer } from '../../src/adapters/givenergy/givtcp-rest.js';
 import type { AppConfig } from '../../src/app.js';
+import type { CaptureProfile } from '../../src/simulators/givenergy-capture.js';
 
 export const SERIAL = 'SA2114G047';
 export const DEV = 'givenergy_sa2114g047';
@@ -14,6 +15,8 @@ export const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 export interface GivEnergySetup {
   arm?: number;
+  /** A captured installation (givenergy-capture.ts) instead of the built-in Gen3 plant. */
+  capture?: CaptureProfile;
   dataDir?: string;
   /** givenergy_rest options over the defaults (enabled, a free port, TOKEN). */
   rest?: Record<string, unknown>;
@@ -23,7 +26,7 @@ export interface GivEnergySetup {
 }
 
 export async function startGivEnergy(broker: { port: number }, opts: GivEnergySetup = {}) {
-  const sim = new GivEnergyDongleSimulator({ armFirmware: opts.arm ?? 312 });
+  const sim = new GivEnergyDongleSimulator(opts.capture ? { capture: opts.capture } : { armFirmware: opts.arm ?? 312 });
   const port = await sim.listen();
   const inverter = { host: '127.0.0.1', port, poll_interval: 3600, full_refresh_interval: 3600, frame_gap_ms: 0, daily_write_budget: 5000, ...opts.inverter };
   const t = await startApp(

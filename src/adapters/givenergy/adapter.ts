@@ -13,11 +13,15 @@ import { DongleClient } from './client.js';
 import { COMMANDS, ControlError, WRITE_ALLOWED, type Write } from './controls.js';
 import { GivTcpCommands } from './givtcp-topics.js';
 import { DailyTotals, totalsState } from './totals.js';
-import { BATTERY_ROWS, inverterRows, type BatteryReadings, type Readings, type Row } from './entities.js';
+import { inverterRows, type Readings, type Row } from './entities.js';
 import { detectModel, type InverterModel } from './model.js';
 import type { GivenergyInverterOptions } from './options.js';
-import { EnergyGuard, RegisterBank, batteryTelemetry, inverterClock, inverterTelemetry } from './registers.js';
+import { DeviceBanks, discoverPlan, type Part, type Plan } from './plant.js';
+import { EnergyGuard, RegisterBank, inverterClock } from './registers.js';
 
+
+/** Rows that count our writes: only where we write (the single-phase control table). */
+const WRITE_COUNTERS = new Set(['write_count', 'writes_left_today']);
 
 const persistedShape = z.object({
   writes: z.number().int().min(0),
@@ -32,7 +36,10 @@ export class GivEnergyAdapter implements Adapter {
   model?: InverterModel;
   readonly hr = new RegisterBank();
   readonly ir = new RegisterBank();
-  readonly batteryBanks = new Map<number, RegisterBank>();
+  /** Every device's registers: the inverter's (hr, ir above) and those behind it. */
+  readonly banks = new DeviceBanks();
+  /** What a poll reads and what it shows, for the detected family. */
+  plan?: Plan;
   writeCount = 0;
   lastUpdated?: Date;
   /** EEPROM protection: a cap per minute and a budget per day (the day's count is persisted). */
@@ -48,11 +55,13 @@ export class GivEnergyAdapter implements Adapter {
   private dongle?: Device;
   private problem?: string;
   private problemKnown = false;
-  private batteryDevices = new Map<number, Device>();
+  /** The devices beside the inverter (battery modules, stacks), each with its rows bound to entities. */
+  /** The family's own rows on the inverter's device (three-phase phases, an EMS's plant values). */
+  private familyBound: Array<{ read: (values: unknown) => number | string | null; entity: Entity<EntitySpec> }> = [];
+  private parts: Array<{ part: Part; device: Device; bound: Array<{ read: (values: unknown) => number | string | null; entity: Entity<EntitySpec> }> }> = [];
   /** The inverter's rows (entities.ts), each with its entity: what publish() and cache() go through. */
   private bound: Array<{ row: Row; entity: Entity<EntitySpec> }> = [];
   private byKey = new Map<string, Entity<EntitySpec>>();
-  private batteryBound = new Map<number, Array<{ read: (b: BatteryReadings) => number | null; entity: Entity<EntitySpec> }>>();
   private guard?: EnergyGuard;
   private fastTimer?: TimerHandle;
   private fullTimer?: TimerHandle;
@@ -137,17 +146,20 @@ export class GivEnergyAdapter implements Adapter {
       return;
     }
     this.hr.set(0, hr0);
-    const address = model.address;
-    this.hr.set(60, await this.client.read(address, 0x03, 60, 60));
-    this.hr.set(120, await this.client.read(address, 0x03, 120, 60));
-    if (model.acRateRegisters) this.hr.set(300, await this.client.read(address, 0x03, 300, 60).catch(() => []));
-    this.ir.set(0, await this.client.read(address, 0x04, 0, 60));
-    for (let device = 0x32; device <= 0x37; device++) {
-      const page = await this.client.read(device, 0x04, 60, 60).catch(() => undefined);
-      if (!page || page.every((w) => w === 0)) continue; // an all-zero page: no battery there
-      const bank = new RegisterBank();
-      bank.set(60, page);
-      this.batteryBanks.set(device, bank);
+    this.banks.adopt(0x11, { hr: this.hr, ir: this.ir });
+    this.banks.adopt(model.address, { hr: this.hr, ir: this.ir });
+    const plan = await discoverPlan(model, this.banks, (device, fn, base, count) => this.client.read(device, fn, base, count).catch(() => undefined));
+    for (const page of plan.reads) {
+      // The devices behind it were read by discovery, and so was what the banks already hold.
+      const own = this.banks.of(page.device);
+      if (page.device !== model.address || (page.fn === 0x03 ? own.hr : own.ir).has(page.base)) continue;
+      // A page the model may not have (HR 300–359 on some firmware) is not worth failing detection for.
+      const optional = page.fn === 0x03 && page.base === 300;
+      const values = await this.client.read(page.device, page.fn, page.base, page.count).catch((err: Error) => {
+        if (optional) return [];
+        throw err;
+      });
+      this.banks.store(page, values);
     }
     // The same inverter through another dongle entry (its address spelled another way): one of us
     // would write every register twice and overwrite the other's counts.
@@ -164,8 +176,9 @@ export class GivEnergyAdapter implements Adapter {
     if (saved.budget) this.budget.restore(saved.budget);
     // Only now: a command arriving earlier would be counted, then overwritten by the stored counts.
     this.model = model;
+    this.plan = plan;
     this.declare(model);
-    this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${this.batteryBanks.size} battery module(s), ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
+    this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${plan.parts.map((p) => p.name).join(', ') || 'nothing'} behind it, ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.refreshEntities();
     this.givtcp.subscribe(this.options.mqtt_root, model.serial);
   }
@@ -179,20 +192,15 @@ export class GivEnergyAdapter implements Adapter {
           if (this.client.connected) await this.detect();
           return;
         }
-        const addr = this.model.address;
-        this.ir.set(0, await this.client.read(addr, 0x04, 0, 60));
-        this.hr.set(0, await this.client.read(addr, 0x03, 0, 60));
-        if (full) {
-          this.hr.set(60, await this.client.read(addr, 0x03, 60, 60));
-          this.hr.set(120, await this.client.read(addr, 0x03, 120, 60));
-          if (this.model.acRateRegisters) this.hr.set(300, await this.client.read(addr, 0x03, 300, 60));
+        for (const page of this.plan!.reads) {
+          if (page.full && !full) continue;
+          this.banks.store(page, await this.client.read(page.device, page.fn, page.base, page.count));
         }
-        for (const [device, bank] of this.batteryBanks) bank.set(60, await this.client.read(device, 0x04, 60, 60));
         this.lastUpdated = new Date(this.ctx.clock.now());
         this.setAvailable(true);
         this.refreshEntities();
         if (this.ctx.log.isLevelEnabled('debug')) {
-          const t = inverterTelemetry(this.ir);
+          const t = this.plan!.telemetry(this.banks);
           this.ctx.log.debug(`${full ? 'full' : 'fast'} poll: PV ${t.pvPower ?? '?'} W, grid ${t.gridPower ?? '?'} W, battery ${t.batteryPower ?? '?'} W, SoC ${t.soc ?? '?'} %, load ${t.loadPower ?? '?'} W`);
         }
       } catch (err) {
@@ -215,7 +223,11 @@ export class GivEnergyAdapter implements Adapter {
       this.id,
     );
     this.device = device;
-    this.bound = inverterRows(model).map((row) => {
+    const plan = this.plan!;
+    // Plant controllers (EMS, Gateway) have their own rows; inverters without GivTCP's control
+    // table (three-phase) show its telemetry only, and no write counters.
+    const rows = plan.inverterRows ? inverterRows(model).filter((r) => plan.controls || (!r.command && !WRITE_COUNTERS.has(r.spec.key))) : [];
+    this.bound = rows.map((row) => {
       const command = row.command;
       // A change from HA runs the row's GivTCP command; the adapter publishes what the inverter confirmed.
       const handler = command
@@ -227,16 +239,14 @@ export class GivEnergyAdapter implements Adapter {
       return { row, entity: device.add(row.spec, handler) };
     });
     this.byKey = new Map(this.bound.map((b) => [b.row.spec.key, b.entity]));
-    for (const [address, bank] of this.batteryBanks) {
-      const n = address - 0x31;
-      const serial = batteryTelemetry(bank).serial || `${model.serial}_${n}`;
-      const battery = devices.device(
-        { id: `givenergy_${model.serial.toLowerCase()}_battery_${n}`, name: `GivEnergy battery ${n} ${serial}`, manufacturer: 'GivEnergy', model: 'Battery module', serialNumber: serial },
+    this.familyBound = (plan.family?.rows ?? []).map((r) => ({ read: r.read, entity: device.add(r.spec) }));
+    this.parts = this.plan!.parts.map((part) => {
+      const device = devices.device(
+        { id: `${id}_${part.key}`, name: `GivEnergy ${part.name}`, manufacturer: 'GivEnergy', model: part.model, serialNumber: part.serial, viaDevice: id },
         this.id,
       );
-      this.batteryDevices.set(address, battery);
-      this.batteryBound.set(address, BATTERY_ROWS.map((r) => ({ read: r.read, entity: battery.add(r.spec) })));
-    }
+      return { part, device, bound: part.rows.map((r) => ({ read: r.read as (values: unknown) => number | string | null, entity: device.add(r.spec) })) };
+    });
   }
 
   /** An entity's value by its key (for rows that build on another row, e.g. a total on its daily counter). */
@@ -254,7 +264,7 @@ export class GivEnergyAdapter implements Adapter {
     const readings: Readings = {
       model,
       hr: this.hr,
-      t: inverterTelemetry(this.ir),
+      t: this.plan!.telemetry(this.banks),
       energy: (key, value, kind) => this.guard!.accept(key, value, now, kind, day),
       accumulated: (total, todayKey) => {
         const today = this.valueOf(todayKey);
@@ -273,9 +283,13 @@ export class GivEnergyAdapter implements Adapter {
       this.savedReserve = reserve;
       void this.persist();
     }
-    for (const [address, bank] of this.batteryBanks) {
-      const b = batteryTelemetry(bank);
-      for (const { read, entity } of this.batteryBound.get(address) ?? []) entity.update(read(b));
+    if (this.plan?.family) {
+      const values = this.plan.family.decode(this.banks);
+      for (const { read, entity } of this.familyBound) entity.update(read(values));
+    }
+    for (const { part, bound } of this.parts) {
+      const values = part.decode(this.banks);
+      for (const { read, entity } of bound) entity.update(read(values));
     }
   }
 
@@ -294,6 +308,9 @@ export class GivEnergyAdapter implements Adapter {
   private async executeNow(command: string, payload: unknown): Promise<{ written: number; skipped: number }> {
     const model = this.model;
     if (!model) throw new ControlError('the inverter has not been detected yet');
+    // GivTCP's control table is the single-phase register map: on a three-phase unit, an EMS or a
+    // Gateway those registers mean something else, so nothing is written there.
+    if (!this.plan?.controls) throw new ControlError(`${model.name} units take no commands from energy2mqtt yet (their control registers are not confirmed); nothing was written`);
     // Object.hasOwn: `constructor` and the other names every object has are not commands.
     const make = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!make) throw new ControlError(`unknown command ${quote(command, 60)}`);
@@ -356,7 +373,7 @@ export class GivEnergyAdapter implements Adapter {
 
   private setAvailable(available: boolean): void {
     this.device?.setAvailable(available);
-    for (const d of this.batteryDevices.values()) d.setAvailable(available);
+    for (const { device } of this.parts) device.setAvailable(available);
   }
 
   /** GivTCP's cached data, for its REST API: every row with a GivTCP name, and the details GivTCP adds. */
@@ -378,10 +395,7 @@ export class GivEnergyAdapter implements Adapter {
       Invertor_Details: model
         ? { Invertor_Serial_Number: model.serial, Model: model.name, Invertor_Type: model.dtc, Firmware: model.firmware, Battery_Capacity_kWh: model.batteryCapacityKwh, Invertor_Time: this.valueOf('inverter_time') ?? null }
         : {},
-      Battery_Details: Object.fromEntries([...this.batteryBanks].map(([address, bank]) => {
-        const b = batteryTelemetry(bank);
-        return [b.serial || `battery_${address - 0x31}`, { SOC: b.soc ?? null, Cycles: b.cycles ?? null, Remaining_Capacity_Ah: b.remainingAh ?? null, Temperature: b.temperature ?? null }];
-      })),
+      Battery_Details: Object.fromEntries(this.parts.flatMap(({ part }) => (part.cache && part.cacheName ? [[part.cacheName, part.cache(part.decode(this.banks))]] : []))),
       Stats: { Last_Updated_Time: this.lastUpdated?.toISOString() ?? null, status: this.client.connected ? 'online' : 'offline', Write_Count: this.writeCount },
     };
   }

@@ -6,7 +6,8 @@ import { BATTERY_MODES, PAUSE_MODES, batteryMode, rateStepW, registerToRate } fr
 import type { InverterModel } from './model.js';
 import { STATUS, inverterClock, slotToTime, type RegisterBank, type batteryTelemetry, type inverterTelemetry } from './registers.js';
 
-export type InverterTelemetry = ReturnType<typeof inverterTelemetry>;
+/** Single-phase telemetry, or what another family's banks give of the same quantities. */
+export type InverterTelemetry = Partial<ReturnType<typeof inverterTelemetry>>;
 
 /** What a row reads from. `energy` runs a counter through the energy guard (undefined: keep the last value). */
 export interface Readings {
@@ -41,11 +42,11 @@ function row<S extends EntitySpec>(r: Row<S>): Row {
   return r as unknown as Row;
 }
 
-const power = { component: 'sensor', deviceClass: 'power', unit: 'W', stateClass: 'measurement' } as const;
-const kwh = { component: 'sensor', deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' } as const;
-const volts = { component: 'sensor', deviceClass: 'voltage', unit: 'V', stateClass: 'measurement', category: 'diagnostic' } as const;
-const amps = { component: 'sensor', deviceClass: 'current', unit: 'A', stateClass: 'measurement', category: 'diagnostic' } as const;
-const hertz = { component: 'sensor', deviceClass: 'frequency', unit: 'Hz', stateClass: 'measurement', category: 'diagnostic' } as const;
+export const power = { component: 'sensor', deviceClass: 'power', unit: 'W', stateClass: 'measurement' } as const;
+export const kwh = { component: 'sensor', deviceClass: 'energy', unit: 'kWh', stateClass: 'total_increasing' } as const;
+export const volts = { component: 'sensor', deviceClass: 'voltage', unit: 'V', stateClass: 'measurement', category: 'diagnostic' } as const;
+export const amps = { component: 'sensor', deviceClass: 'current', unit: 'A', stateClass: 'measurement', category: 'diagnostic' } as const;
+export const hertz = { component: 'sensor', deviceClass: 'frequency', unit: 'Hz', stateClass: 'measurement', category: 'diagnostic' } as const;
 export const celsius = { component: 'sensor', deviceClass: 'temperature', unit: '°C', stateClass: 'measurement', category: 'diagnostic' } as const;
 
 const sensor = (key: string, name: string, spec: Omit<SensorSpec, 'key' | 'name'>, read: Read<SensorSpec>, cache?: Row['cache']) => row<SensorSpec>({ spec: { ...spec, key, name }, read, cache });

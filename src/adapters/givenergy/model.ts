@@ -100,8 +100,8 @@ export function detectModel(hr: number[]): InverterModel {
     // Gen4 hybrids time out on it (givenergy-modbus #162), so they keep HR111/112.
     acRateRegisters: family === 'ac' || allInOne || (generation === 'Gen3' && (prefix === '20' || prefix === '22')),
     acCoupled: family === 'ac' || family === 'ac_3ph' || allInOne,
-    // Three-phase, EMS and Gateway use other register banks (1000+, 1600+, 2040+); the peer
-    // library decodes the All in One hybrid (82xx) with the three-phase banks too.
-    supported: family === 'hybrid' || family === 'ac' || allInOne,
+    // Three-phase, EMS and Gateway use other register banks (1000+, 1600+, 2040+: plant.ts). The
+    // All in One hybrid (82xx) has no capture to build it from.
+    supported: prefix !== '82',
   };
 }

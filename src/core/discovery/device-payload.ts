@@ -59,8 +59,8 @@ function deviceBlock(info: DeviceInfo): Record<string, unknown> {
   if (info.hwVersion) dev.hw_version = info.hwVersion;
   if (info.suggestedArea) dev.suggested_area = info.suggestedArea;
   if (info.configurationUrl) dev.configuration_url = info.configurationUrl;
-  // Every device hangs off the add-on's own device in HA's device page.
-  if (info.id !== BRIDGE_DEVICE_ID) dev.via_device = `energy2mqtt_${BRIDGE_DEVICE_ID}`;
+  // Every device hangs off the add-on's own device in HA's device page, or off the one it is behind.
+  if (info.id !== BRIDGE_DEVICE_ID) dev.via_device = `energy2mqtt_${info.viaDevice ?? BRIDGE_DEVICE_ID}`;
   return dev;
 }
 

@@ -49,7 +49,7 @@ test('model detection from the captured boot page', () => {
   assert.deepEqual([gen2.generation, gen2.address, gen2.batteryMaxPowerW], ['Gen2', 0x11, 3600]);
   const aio = detectModel([0x8001, ...BOOT_HR.slice(1)]);
   assert.deepEqual([aio.family, aio.acRateRegisters, aio.batteryMaxPowerW, aio.batteryCapacityKwh], ['aio', true, 6000, 50.72]);
-  assert.equal(detectModel([0x4004, ...BOOT_HR.slice(1)]).supported, false, 'three-phase banks are not read yet');
+  assert.equal(detectModel([0x4004, ...BOOT_HR.slice(1)]).supported, true, 'three-phase: the 1000+ banks (plant.ts)');
 });
 
 test('inverter telemetry: scales and signs as the research decodes them', () => {
