@@ -33,7 +33,8 @@ export interface DeviceAccess<K> {
 }
 
 export interface SafeWriterOptions<K> {
-  allowed: ReadonlyMap<K, WriteRule>;
+  /** The settings that may be written, each with its range (a map, or anything that looks one up). */
+  allowed: Pick<ReadonlyMap<K, WriteRule>, 'get'>;
   device: DeviceAccess<K>;
   budget: WriteBudget;
   clock: Clock;

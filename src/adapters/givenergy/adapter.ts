@@ -10,7 +10,8 @@ import { clip, oneLine, quote } from '../../core/outside-text.js';
 import { WriteBudget, writeBudgetState } from '../../io/write-budget.js';
 import { SafeWriter } from '../../io/safe-writer.js';
 import { DongleClient } from './client.js';
-import { COMMANDS, ControlError, WRITE_ALLOWED, type Write } from './controls.js';
+import { COMMANDS, ControlError, type Write } from './controls.js';
+import { ALL_FAMILY_COMMANDS } from './family-controls.js';
 import { GivTcpCommands } from './givtcp-topics.js';
 import { DailyTotals, totalsState } from './totals.js';
 import { inverterRows, type Readings, type Row } from './entities.js';
@@ -79,7 +80,8 @@ export class GivEnergyAdapter implements Adapter {
     this.budget = new WriteBudget(ctx.clock, { perMinute: 60, perDay: options.daily_write_budget });
     this.givtcp = new GivTcpCommands(this, ctx.devices, ctx.log);
     this.writer = new SafeWriter<number>({
-      allowed: WRITE_ALLOWED,
+      // The detected family's registers; nothing before detection.
+      allowed: { get: (register) => this.plan?.controls?.allowed.get(register) },
       budget: this.budget,
       clock: ctx.clock,
       minGapMs: 200, // the dongle copes badly with writes back to back
@@ -180,7 +182,8 @@ export class GivEnergyAdapter implements Adapter {
     this.declare(model);
     this.ctx.log.info(`found a ${model.name} (${model.dtc}, ${model.firmware}) ${model.serial} with ${plan.parts.map((p) => p.name).join(', ') || 'nothing'} behind it, ${model.batteryCapacityKwh} kWh, in ${Date.now() - t0} ms`);
     this.refreshEntities();
-    this.givtcp.subscribe(this.options.mqtt_root, model.serial);
+    // Every GivTCP command name: one this model does not take is refused with a reason, not ignored.
+    this.givtcp.subscribe(this.options.mqtt_root, model.serial, [...new Set([...Object.keys(COMMANDS), ...ALL_FAMILY_COMMANDS])]);
   }
 
   /** One polling cycle: fast (power, SoC, clock, batteries) or full (also settings and slots). */
@@ -224,9 +227,16 @@ export class GivEnergyAdapter implements Adapter {
     );
     this.device = device;
     const plan = this.plan!;
-    // Plant controllers (EMS, Gateway) have their own rows; inverters without GivTCP's control
-    // table (three-phase) show its telemetry only, and no write counters.
-    const rows = plan.inverterRows ? inverterRows(model).filter((r) => plan.controls || (!r.command && !WRITE_COUNTERS.has(r.spec.key))) : [];
+    // Plant controllers (EMS, Gateway) have their own rows; families with their own control
+    // registers (three-phase, EMS) their own control rows; a read-only family no write counters.
+    const controls = plan.controls;
+    const own = new Set(controls?.rows.map((r) => r.spec.key));
+    const kept = (r: Row) => {
+      if (own.has(r.spec.key)) return false; // the family's row of that name reads its own register
+      if (!r.command) return controls !== undefined || !WRITE_COUNTERS.has(r.spec.key);
+      return controls !== undefined && (controls.shared === 'all' || controls.shared.has(r.command.givtcp));
+    };
+    const rows = [...(plan.inverterRows ? inverterRows(model).filter(kept) : []), ...(controls?.rows ?? [])];
     this.bound = rows.map((row) => {
       const command = row.command;
       // A change from HA runs the row's GivTCP command; the adapter publishes what the inverter confirmed.
@@ -247,6 +257,11 @@ export class GivEnergyAdapter implements Adapter {
       );
       return { part, device, bound: part.rows.map((r) => ({ read: r.read as (values: unknown) => number | string | null, entity: device.add(r.spec) })) };
     });
+  }
+
+  /** Whether a GivTCP command is one of any family (the REST API answers 404 to other names). */
+  static isCommand(command: string): boolean {
+    return Object.hasOwn(COMMANDS, command) || ALL_FAMILY_COMMANDS.has(command);
   }
 
   /** An entity's value by its key (for rows that build on another row, e.g. a total on its daily counter). */
@@ -308,12 +323,16 @@ export class GivEnergyAdapter implements Adapter {
   private async executeNow(command: string, payload: unknown): Promise<{ written: number; skipped: number }> {
     const model = this.model;
     if (!model) throw new ControlError('the inverter has not been detected yet');
-    // GivTCP's control table is the single-phase register map: on a three-phase unit, an EMS or a
-    // Gateway those registers mean something else, so nothing is written there.
-    if (!this.plan?.controls) throw new ControlError(`${model.name} units take no commands from energy2mqtt yet (their control registers are not confirmed); nothing was written`);
+    // Each family's commands write its own registers (the single-phase map means something else
+    // on a three-phase unit or an EMS); a Gateway takes none.
+    const table = this.plan?.controls?.commands;
+    if (!table) throw new ControlError(`${model.name} units take no commands (the register map of their settings is not known well enough to write); nothing was written`);
     // Object.hasOwn: `constructor` and the other names every object has are not commands.
-    const make = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (!make) throw new ControlError(`unknown command ${quote(command, 60)}`);
+    const make = Object.hasOwn(table, command) ? table[command] : undefined;
+    if (!make) {
+      const known = Object.hasOwn(COMMANDS, command) || ALL_FAMILY_COMMANDS.has(command);
+      throw new ControlError(known ? `${quote(command, 60)} is not a command ${model.name} units take; nothing was written` : `unknown command ${quote(command, 60)}`);
+    }
     const writes: Write[] = make(payload, { model, hr: this.hr, savedReserve: () => this.savedReserve, now: () => new Date(this.ctx.clock.now()) });
     try {
       const result = await this.writer.apply(writes.map((w) => ({ key: w.register, value: w.value })));

@@ -10,8 +10,8 @@ import type { WriteRule } from '../../io/safe-writer.js';
 
 export class ControlError extends Error {}
 
-const SLOT: WriteRule = { min: 0, max: 2359, check: (v) => (v % 100 > 59 ? `${v} is not a time (HHMM)` : undefined) };
-const range = (min: number, max: number): WriteRule => ({ min, max });
+export const SLOT: WriteRule = { min: 0, max: 2359, check: (v) => (v % 100 > 59 ? `${v} is not a time (HHMM)` : undefined) };
+export const range = (min: number, max: number): WriteRule => ({ min, max });
 /** The registers a command may write, each with its range (research §2.3). */
 export const WRITE_ALLOWED: ReadonlyMap<number, WriteRule> = new Map<number, WriteRule>([
   [20, range(0, 1)], [27, range(0, 1)], [35, range(0, 99)], [36, range(1, 12)], [37, range(1, 31)],
@@ -24,7 +24,7 @@ export const WRITE_ALLOWED: ReadonlyMap<number, WriteRule> = new Map<number, Wri
 export const BATTERY_MODES = ['Eco', 'Eco (Paused)', 'Timed Demand', 'Timed Export', 'Export (Paused)'] as const;
 export const PAUSE_MODES = ['Disabled', 'PauseCharge', 'PauseDischarge', 'PauseBoth'] as const;
 
-const state = z
+export const state = z
   .union([z.string(), z.boolean(), z.object({ state: z.union([z.string(), z.boolean()]) }).transform((o) => o.state)])
   .transform((v, ctx) => {
     const s = String(v).trim().toLowerCase();
@@ -34,7 +34,7 @@ const state = z
     return z.NEVER;
   });
 /** A button's payload: GivTCP sends "enable" (or {"state": "enable"}), HA a button's PRESS; REST may send {}. */
-const press = z
+export const press = z
   .union([z.string(), z.boolean(), z.object({}).strict(), z.object({ state: z.union([z.string(), z.boolean()]) }).strict().transform((o) => o.state)])
   .transform((v, ctx) => {
     if (typeof v === 'object') return true;
@@ -42,7 +42,7 @@ const press = z
     ctx.addIssue({ code: 'custom', message: `expected enable or PRESS, got ${quote(String(v))}` });
     return z.NEVER;
   });
-const numberIn = (key: string) =>
+export const numberIn = (key: string) =>
   z.union([z.number(), z.string(), z.record(z.string(), z.unknown())]).transform((v, ctx) => {
     const raw = typeof v === 'object' ? v[key] : v;
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
@@ -52,7 +52,7 @@ const numberIn = (key: string) =>
     }
     return n;
   });
-const hhmm = z.string().transform((v, ctx) => {
+export const hhmm = z.string().transform((v, ctx) => {
   const m = /^(\d{1,2}):?(\d{2})(?::\d{2})?$/.exec(v.trim());
   if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) {
     ctx.addIssue({ code: 'custom', message: `${quote(v)} is not a time (HH:MM)` });
@@ -60,7 +60,7 @@ const hhmm = z.string().transform((v, ctx) => {
   }
   return `${m[1]!.padStart(2, '0')}:${m[2]}`;
 });
-const slotPayload = (pctKey: string) =>
+export const slotPayload = (pctKey: string) =>
   z.union([z.string().transform((s, ctx) => parseJson(s, ctx)), z.record(z.string(), z.unknown())]).pipe(
     z.object({ start: hhmm, finish: hhmm, [pctKey]: numberIn(pctKey).pipe(z.number().int().min(4).max(100)).optional() }).passthrough(),
   );
@@ -87,9 +87,9 @@ export interface ControlContext {
   now: () => Date;
 }
 
-type Command = (payload: unknown, ctx: ControlContext) => Write[];
+export type Command = (payload: unknown, ctx: ControlContext) => Write[];
 
-function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
+export function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
   const result = schema.safeParse(payload);
   if (!result.success) throw new ControlError(result.error.issues.map((i) => i.message).join('; '));
   return result.data;
@@ -123,7 +123,7 @@ function rateWrites(kind: 'charge' | 'discharge', watts: number, model: Inverter
   return writes;
 }
 
-const pct = (key: string, min = 4) => numberIn(key).pipe(z.number().int().min(min, { message: `must be at least ${min} %` }).max(100, { message: 'must be at most 100 %' }));
+export const pct = (key: string, min = 4) => numberIn(key).pipe(z.number().int().min(min, { message: `must be at least ${min} %` }).max(100, { message: 'must be at most 100 %' }));
 
 export const COMMANDS: Record<string, Command> = {
   enableChargeTarget: (p) => (parse(state, p) ? [{ register: 20, value: 1 }] : [{ register: 20, value: 0 }, { register: 116, value: 100 }]),
@@ -195,13 +195,13 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-function textOf(p: unknown): string {
+export function textOf(p: unknown): string {
   if (typeof p === 'string') return p.replace(/^"|"$/g, '');
   if (p && typeof p === 'object') return String(Object.values(p)[0] ?? '');
   return String(p);
 }
 
-function clockWrites(y: number, mo: number, d: number, h: number, mi: number, s: number): Write[] {
+export function clockWrites(y: number, mo: number, d: number, h: number, mi: number, s: number): Write[] {
   return [y - 2000, mo, d, h, mi, s].map((value, i) => ({ register: 35 + i, value }));
 }
 

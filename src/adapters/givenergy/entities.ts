@@ -38,7 +38,7 @@ export interface Row<S extends EntitySpec = EntitySpec> {
 }
 
 /** Checks a row against its own spec type, then lets it join the table. */
-function row<S extends EntitySpec>(r: Row<S>): Row {
+export function row<S extends EntitySpec>(r: Row<S>): Row {
   return r as unknown as Row;
 }
 
@@ -59,15 +59,15 @@ const total = (key: string, name: string, read: (t: InverterTelemetry) => number
 /** A total no register holds: summed from its daily counter, kept across days and restarts. */
 const summed = (key: string, name: string, todayKey: string, cacheName: string) => sensor(key, name, kwh, (r) => r.accumulated(key, todayKey), ['Energy', 'Total', cacheName]);
 
-const flag = (hr: RegisterBank, register: number) => (hr.get(register) === undefined ? null : hr.get(register) === 1);
-const onOff = (key: string, name: string, givtcp: string, read: (hr: RegisterBank) => boolean | null, cacheName?: string, extra: Partial<SwitchSpec> = {}) =>
+export const flag = (hr: RegisterBank, register: number) => (hr.get(register) === undefined ? null : hr.get(register) === 1);
+export const onOff = (key: string, name: string, givtcp: string, read: (hr: RegisterBank) => boolean | null, cacheName?: string, extra: Partial<SwitchSpec> = {}) =>
   row<SwitchSpec>({
     spec: { component: 'switch', key, name, ...extra },
     read: (r) => read(r.hr),
     command: { givtcp, payload: (on) => (on ? 'enable' : 'disable') },
     cache: cacheName ? ['Control', undefined, cacheName] : undefined,
   });
-const percent = (key: string, name: string, register: number, givtcp: string, cacheName: string, extra: Partial<NumberSpec> = {}) =>
+export const percent = (key: string, name: string, register: number, givtcp: string, cacheName: string, extra: Partial<NumberSpec> = {}) =>
   row<NumberSpec>({
     spec: { component: 'number', key, name, min: 4, max: 100, step: 1, unit: '%', deviceClass: 'battery', mode: 'slider', ...extra },
     read: (r) => r.hr.get(register) ?? null,
@@ -83,7 +83,7 @@ const rate = (key: string, name: string, register: number, givtcp: string, cache
       command: { givtcp, payload: (v) => v },
       cache: ['Control', undefined, cacheName],
     });
-const slot = (key: string, name: string, register: number, givtcp: string, cacheName: string) =>
+export const slot = (key: string, name: string, register: number, givtcp: string, cacheName: string) =>
   row<TimeSpec>({ spec: { component: 'time', key, name, icon: 'mdi:clock-outline' }, read: (r) => slotToTime(r.hr.get(register)) ?? null, command: { givtcp, payload: (v) => v }, cache: ['Timeslots', undefined, cacheName] });
 
 const pad = (n: number) => String(n).padStart(2, '0');

@@ -15,9 +15,9 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { quote, shownPayload } from '../../core/outside-text.js';
 import { RateLimitedWarning } from '../../core/rate-limited-log.js';
-import type { GivEnergyAdapter } from './adapter.js';
+import { GivEnergyAdapter } from './adapter.js';
 import type { EvcGivTcp } from '../givenergy-evc/givtcp-evc.js';
-import { COMMANDS, ControlError } from './controls.js';
+import { ControlError } from './controls.js';
 import { WriteRefused } from '../../io/safe-writer.js';
 import type { GivenergyRestOptions } from './options.js';
 
@@ -140,7 +140,7 @@ export class GivTcpRestServer implements Adapter {
       // Object.hasOwn: `constructor` and the other names every object has are not commands.
       const evc = EVC_READS.has(route) || Object.hasOwn(EVC_ROUTES, route);
       const read = evc ? EVC_READS.has(route) : READS.has(route);
-      const command = !evc && Object.hasOwn(COMMANDS, route);
+      const command = !evc && GivEnergyAdapter.isCommand(route);
       const known = evc ? this.chargers.length > 0 : inverter !== undefined && (read || command);
       if (!known) {
         const why = evc ? ' (no EV charger is configured in givenergy_evc)' : '';

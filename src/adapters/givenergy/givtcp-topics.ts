@@ -25,9 +25,9 @@ export class GivTcpCommands {
    * topic, a retained message (it would run again at every start and reconnect) and an empty one
    * (how a retained message is deleted) are refused.
    */
-  subscribe(mqttRoot: string, serial: string): void {
+  subscribe(mqttRoot: string, serial: string, commands: readonly string[] = Object.keys(COMMANDS)): void {
     const root = `${mqttRoot}/control/${serial}`;
-    for (const command of Object.keys(COMMANDS)) {
+    for (const command of commands) {
       const topic = `${root}/${command}`;
       this.devices.follow(topic, (payload, { retain }) => {
         const from: GivTcpOrigin = { source: 'mqtt', where: topic };
@@ -64,7 +64,7 @@ export class GivTcpCommands {
 /** GivTCP's MQTT payloads are raw text; slots come as JSON; battery mode may come as 1/2/3. */
 export function givTcpPayload(command: string, raw: string): unknown {
   const text = raw.trim();
-  if (/Slot[12]$/.test(command)) {
+  if (/Slot\d$/.test(command)) {
     try {
       return JSON.parse(text) as unknown;
     } catch {

@@ -4,6 +4,7 @@
 // polls a plan and publishes it; it does not know the families.
 import type { SensorSpec } from '../../core/entity.js';
 import { BATTERY_ROWS } from './entities.js';
+import { EMS_FAMILY_CONTROLS, SINGLE_PHASE_CONTROLS, THREE_PHASE_FAMILY_CONTROLS, type FamilyControls } from './family-controls.js';
 import {
   BAMS_ADDRESS, BCU_ADDRESS, BCU_ROWS, BMU_ADDRESS, BMU_ROWS, bamsPages, bcuPages, bmuPages, bmuTelemetry, bcuTelemetry, moduleCount,
   moduleIndices, sensorsPerModule, stackCount, stackReadings, type BmuTelemetry, type StackReadings,
@@ -74,8 +75,8 @@ export interface Plan {
   telemetry(banks: DeviceBanks): Telemetry;
   /** The inverter rows of entities.ts apply (an inverter, not a plant controller). */
   inverterRows: boolean;
-  /** GivTCP's control table and the settings it reads (HR 0–359) apply: the single-phase families. */
-  controls: boolean;
+  /** What the family can be told to do (GivTCP's commands on its registers); none: read only. */
+  controls?: FamilyControls;
   /** Rows of the family on the inverter's own device (three-phase phases, the EMS's plant values). */
   family?: { decode(banks: DeviceBanks): unknown; rows: ReadonlyArray<PartRow<unknown>> };
   parts: Part[];
@@ -203,7 +204,7 @@ export async function discoverPlan(model: InverterModel, banks: DeviceBanks, rea
       reads: [...reads, ...extra.reads],
       telemetry: (b) => threePhaseTelemetry(own(b).ir, own(b).hr),
       inverterRows: true,
-      controls: false,
+      controls: THREE_PHASE_FAMILY_CONTROLS,
       family: { decode: (b) => threePhaseTelemetry(own(b).ir, own(b).hr), rows: THREE_PHASE_ROWS as ReadonlyArray<PartRow<unknown>> },
       parts: extra.parts,
     };
@@ -212,7 +213,7 @@ export async function discoverPlan(model: InverterModel, banks: DeviceBanks, rea
     reads: [...singlePhaseReads(model), ...extra.reads],
     telemetry: (b) => inverterTelemetry(own(b).ir),
     inverterRows: true,
-    controls: true,
+    controls: SINGLE_PHASE_CONTROLS,
     parts: extra.parts,
   };
 }
@@ -245,7 +246,7 @@ async function controllerPlan(model: InverterModel, banks: DeviceBanks, read: Pa
       };
       parts.push(part as Part);
     }
-    return { reads: pages, telemetry: decode, inverterRows: false, controls: false, family: { decode, rows: EMS_ROWS as ReadonlyArray<PartRow<unknown>> }, parts };
+    return { reads: pages, telemetry: decode, inverterRows: false, controls: EMS_FAMILY_CONTROLS, family: { decode, rows: EMS_ROWS as ReadonlyArray<PartRow<unknown>> }, parts };
   }
   const decode = (b: DeviceBanks) => gatewayTelemetry(own(b).ir, own(b).hr);
   for (const unit of decode(banks).aios) {
@@ -259,5 +260,6 @@ async function controllerPlan(model: InverterModel, banks: DeviceBanks, read: Pa
     };
     parts.push(part as Part);
   }
-  return { reads: pages, telemetry: decode, inverterRows: false, controls: false, family: { decode, rows: GATEWAY_ROWS as ReadonlyArray<PartRow<unknown>> }, parts };
+  // The peer library writes nothing on a Gateway (HR 313/314 are not write-safe there): read only.
+  return { reads: pages, telemetry: decode, inverterRows: false, family: { decode, rows: GATEWAY_ROWS as ReadonlyArray<PartRow<unknown>> }, parts };
 }

@@ -32,6 +32,12 @@ interface Run {
   state(device: string, key: string): string | undefined;
   /** Publishes to a topic and returns the command_rejected event it caused. */
   refused(topic: string, payload: string): Promise<string>;
+  /** Sets an entity from HA and waits for the state the inverter confirmed. */
+  set(device: string, key: string, payload: string): Promise<void>;
+  /** A GivTCP REST command with its JSON payload: the status and the answer. */
+  post(command: string, body: unknown): Promise<{ status: number; body: { error?: string } }>;
+  /** Registers written to the installation, as "register=value". */
+  writes(): string[];
 }
 
 /** Starts the plant, waits until every device it should show is online, and runs `check`. */
@@ -58,9 +64,18 @@ async function withPlant(plant: CapturePlant, expected: string[], check: (run: R
         await rec.publish(topic, payload);
         return (await rec.waitFor('energy2mqtt/bridge/event', (p) => p.includes('command_rejected'), 5000, mark)).payload;
       },
+      set: async (device, key, payload) => {
+        const mark = rec.mark();
+        await rec.publish(`energy2mqtt/${device}/${key}/set`, payload);
+        await rec.waitFor(`energy2mqtt/${device}/${key}`, (p) => p === payload, 5000, mark);
+      },
+      post: async (command, body) => {
+        const res = await s.post(command, body);
+        return { status: res.status, body: (await res.json()) as { error?: string } };
+      },
+      writes: () => s.sim.writes.map((w) => `${w.register}=${w.value}`),
     };
     await check(run, profile);
-    assert.equal(s.sim.writes.length, 0, 'nothing was written to the installation');
   } finally {
     await s.stop();
     await rec.close();
@@ -86,6 +101,7 @@ test('Gen1 hybrid with two LV batteries (hybrid_2_bat_a): the inverter and its t
     assert.equal(run.state(dev, 'soc'), '83');
     assert.equal(run.state(`${dev}_battery_1`, 'soc'), shown(batteryTelemetry(bank(p, 0x32, 'ir')).soc));
     assert.equal(run.state(`${dev}_battery_2`, 'cycles'), '823');
+    assert.deepEqual(run.writes(), [], 'nothing was written to the installation');
   });
 });
 
@@ -105,7 +121,7 @@ test('HV Gen3 hybrid 8102 (hybrid_hv_gen3_a): single-phase values, its BCU stack
   });
 });
 
-test('three-phase HV hybrid 4004 (three_phase_hv_a): the 1000+ banks, three phases, a stack of six modules; no commands', async () => {
+test('three-phase HV hybrid 4004 (three_phase_hv_a): the 1000+ banks, three phases, its own controls (HR 1109–1123), a stack of six modules', async () => {
   const dev = 'givenergy_tc2337g000';
   const modules = [1, 2, 3, 4, 5, 6].map((n) => `${dev}_module_${n}`);
   await withPlant('three_phase_hv_a', [dev, `${dev}_stack_1`, ...modules], async (run, p) => {
@@ -124,10 +140,24 @@ test('three-phase HV hybrid 4004 (three_phase_hv_a): the 1000+ banks, three phas
     assert.equal(run.state(`${dev}_stack_1`, 'modules'), '6');
     assert.equal(run.state(`${dev}_stack_1`, 'soc'), run.state(dev, 'soc'), 'the BCU and the inverter agree');
     assert.equal(run.state(`${dev}_module_6`, 'cells'), '24');
-    // GivTCP's single-phase control table is not offered: its registers mean something else here.
-    assert.equal(run.state(dev, 'battery_reserve'), undefined);
-    assert.equal(run.state(dev, 'write_count'), undefined);
-    assert.match(await run.refused('GivEnergy/control/TC2337G000/setBatteryReserve', '20'), /take no commands/);
+    // Its own controls, on the registers the captured unit holds (HR 1109–1123), not the single-phase ones.
+    assert.deepEqual(
+      ['target_soc', 'battery_reserve', 'ac_charge', 'force_charge', 'force_discharge', 'charge_slot_1_start', 'discharge_slot_1_end'].map((k) => run.state(dev, k)),
+      ['100', '5', 'OFF', 'ON', 'ON', '01:00:00', '01:00:00'],
+    );
+    assert.equal(run.state(dev, 'battery_mode'), undefined, 'no single-phase battery mode here');
+    assert.equal(run.state(dev, 'date_time'), '09/07/2026 21:20:29', 'the clock at HR 35–40, as on single-phase units');
+    await run.set(dev, 'target_soc', '80');
+    await run.set(dev, 'force_discharge', 'OFF');
+    assert.equal((await run.post('setACCharge', { state: 'enable' })).status, 200);
+    assert.equal((await run.post('setChargeSlot1', { start: '02:30', finish: '05:00' })).status, 200);
+    assert.deepEqual(run.writes(), ['1111=80', '1122=0', '1112=1', '1113=230', '1114=500']);
+    // A single-phase command, a value out of range: refused, nothing written.
+    assert.match(await run.refused('GivEnergy/control/TC2337G000/setBatteryMode', 'Eco'), /not a command 3-phase Hybrid units take/);
+    const low = await run.post('setBatteryReserve', { reservePercent: '2' });
+    assert.equal(low.status, 400);
+    assert.match(low.body.error!, /at least 4/);
+    assert.equal(run.writes().length, 5);
   });
 });
 
@@ -145,7 +175,7 @@ test('All in One 8001 (aio_a): the inverter, its BCU and four modules', async ()
   });
 });
 
-test('EMS 5001 (ems_2_inv_3_bat_a): the plant rollup and its two inverters; no commands', async () => {
+test('EMS 5001 (ems_2_inv_3_bat_a): the plant rollup, its two inverters and its controls (HR 2040–2071)', async () => {
   const dev = 'givenergy_ems2522000';
   await withPlant('ems_2_inv_3_bat_a', [dev, `${dev}_inverter_1`, `${dev}_inverter_2`], async (run, p) => {
     assert.deepEqual(run.devices, [dev, `${dev}_inverter_1`, `${dev}_inverter_2`]);
@@ -159,6 +189,12 @@ test('EMS 5001 (ems_2_inv_3_bat_a): the plant rollup and its two inverters; no c
     // The plant balances: the inverters' battery powers add up to the plant's battery power.
     assert.equal(Number(run.state(`${dev}_inverter_1`, 'power')) + Number(run.state(`${dev}_inverter_2`, 'power')), Number(run.state(dev, 'battery_power')));
     assert.equal(run.state(dev, 'battery_reserve'), undefined, 'no single-phase controls');
+    // The EMS's own: plant control, the export limit, its slots (HR 2040–2071, as captured).
+    assert.deepEqual(['plant_control', 'export_limit', 'discharge_slot_1_start', 'discharge_slot_1_end', 'discharge_slot_1_target'].map((k) => run.state(dev, k)), ['ON', '9500', '19:00:00', '23:59:00', '4']);
+    await run.set(dev, 'export_limit', '6000');
+    assert.equal((await run.post('setChargeSlot2', { start: '01:00', finish: '04:30', chargeToPercent: '90' })).status, 200);
+    assert.equal((await run.post('setExportLimit', { state: '70000' })).status, 400);
+    assert.deepEqual(run.writes(), ['2071=6000', '2056=100', '2057=430', '2058=90']);
   });
 });
 
@@ -171,9 +207,9 @@ test('AC-coupled 3001 behind the EMS (ems_ac_2x): two LV batteries; stray words 
   });
 });
 
-test('Gateway 7001 (gateway_2aio_a): the plant rollup and its two All in Ones', async () => {
+test('Gateway 7001 (gateway_2aio_a): the plant rollup and its two All in Ones; read only', async () => {
   const dev = 'givenergy_gw2412g000';
-  await withPlant('gateway_2aio_a', [dev, `${dev}_aio_1`, `${dev}_aio_2`], (run, p) => {
+  await withPlant('gateway_2aio_a', [dev, `${dev}_aio_1`, `${dev}_aio_2`], async (run, p) => {
     assert.deepEqual(run.devices, [dev, `${dev}_aio_1`, `${dev}_aio_2`]);
     const t = gatewayTelemetry(bank(p, 0x11, 'ir'));
     for (const [key, value] of [['grid_power', t.gridPower], ['pv_power', t.pvPower], ['load_power', t.loadPower], ['battery_power', t.batteryPower], ['import_energy_total', t.importTotal], ['firmware', t.firmware]] as const) {
@@ -182,5 +218,9 @@ test('Gateway 7001 (gateway_2aio_a): the plant rollup and its two All in Ones', 
     assert.equal(run.state(dev, 'firmware'), 'GAAA0014');
     assert.deepEqual([run.state(`${dev}_aio_1`, 'serial'), run.state(`${dev}_aio_2`, 'serial')], ['CH2414G000', 'CH2542G000']);
     assert.equal(run.state(`${dev}_aio_2`, 'soc'), shown(t.aios[1]!.soc));
+    const refused = await run.post('setChargeRate', { chargeRate: '1000' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error!, /take no commands/);
+    assert.deepEqual(run.writes(), []);
   });
 });
