@@ -5,6 +5,7 @@ import { benchBridge } from './bridge.bench.js';
 import { benchAutomation } from './automation.bench.js';
 import { benchGivenergy } from './givenergy.bench.js';
 import { benchGivenergyEvc } from './givenergy-evc.bench.js';
+import { benchGivenergyFamilies } from './givenergy-families.bench.js';
 import { benchVaillant } from './vaillant.bench.js';
 import { benchRecovery } from './recovery.bench.js';
 import { benchVictron } from './victron.bench.js';
@@ -22,6 +23,7 @@ const families: Array<{ key: string; title: string; run: (broker: TestBroker) =>
   { key: 'viessmann', title: 'Viessmann meter (issue 11)', run: benchViessmannMeter },
   { key: 'water-heater', title: 'Water heater (issue 12)', run: () => benchWaterHeater() },
   { key: 'givenergy-evc', title: 'GivEnergy EV charger (issue 13)', run: benchGivenergyEvc },
+  { key: 'givenergy-families', title: 'GivEnergy families (issue 13)', run: benchGivenergyFamilies },
 ];
 
 const wanted = process.argv.slice(2).map((a) => a.toLowerCase());
