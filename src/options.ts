@@ -141,6 +141,13 @@ export const optionsSchema = z
         if (gates[gate] !== undefined && w[role] === undefined) ctx.addIssue({ code: 'custom', path: ['water_heater', i, 'gates', gate], message: `needs ${role} (the measurement it checks)` });
       }
     });
+    // A vaillant_pv rule steers the heat pump of an account the add-on logs in to, never another.
+    const accounts = new Set(o.vaillant.map((v) => v.username.toLowerCase()));
+    o.automation?.rules.forEach((rule, i) => {
+      if (rule.type !== 'vaillant_pv' || accounts.has(rule.account.toLowerCase())) return;
+      const known = o.vaillant.length ? `the vaillant accounts are ${o.vaillant.map((v) => `'${v.username}'`).join(', ')}` : 'no vaillant account is configured';
+      ctx.addIssue({ code: 'custom', path: ['automation', 'rules', i, 'account'], message: `names the account '${rule.account}', which is not in vaillant (${known})` });
+    });
     // A tempo_ess rule needs the colours, and a GX to steer.
     o.automation?.rules.forEach((rule, i) => {
       if (rule.type !== 'tempo_ess') return;

@@ -111,6 +111,10 @@ test('nothing that passes validation can fail later: time zones, cron expression
     [{ givenergy: [{ hots: '192.168.1.50' }] }, /^Invalid option givenergy\.0\.hots: this option does not exist\.$/],
     [{ givenergy: [{ host: '192.168.1.50' }, { host: '192.168.1.50', port: 8899 }] }, /^Invalid option givenergy\.1\.host: the same dongle \(host and port\) as givenergy\.0; list each device once\.$/],
     [{ vaillant: [{ username: 'me@example.com', password: 'p' }, { username: 'Me@Example.com', password: 'p' }] }, /^Invalid option vaillant\.1\.username: the same account as vaillant\.0; list each device once\.$/],
+    [
+      { vaillant: [{ username: 'anna@example.com', password: 'p' }], ...automation({ rules: [{ type: 'vaillant_pv', name: 'Heat pump', account: 'bob@example.com' }] }) },
+      /^Invalid option automation\.rules\.0\.account: names the account 'bob@example\.com', which is not in vaillant \(the vaillant accounts are 'anna@example\.com'\)\.$/,
+    ],
     [{ mqtt: 5 }, /^Invalid option mqtt: expected an object\.$/],
     [{ givenergy: {} }, /^Invalid option givenergy: expected an array\.$/],
   ];
@@ -120,6 +124,7 @@ test('nothing that passes validation can fail later: time zones, cron expression
       return true;
     });
   }
+  assert.doesNotThrow(() => parseOptions({ vaillant: [{ username: 'Anna@example.com', password: 'p' }], ...automation({ rules: [{ type: 'vaillant_pv', name: 'Heat pump', account: 'anna@example.com' }] }) }), 'usernames compare without case');
   // Two inverters on one dongle host but different ports are two devices.
   assert.doesNotThrow(() => parseOptions({ givenergy: [{ host: 'a' }, { host: 'a', port: 8900 }] }));
   assert.doesNotThrow(() => parseOptions(automation({ timezone: 'Europe/Paris', rules: [{ ...rule, schedule_start: '0 9 * * 1-5', schedule_end: '30 17 * * *' }] })));

@@ -119,9 +119,10 @@ export const vaillantPvOptions = z
     power_w: z.number().min(1).max(100_000).default(2000),
     /** The myVaillant account (its username) whose system is steered. */
     account: z.string().min(3),
-    /** The system, as the first 8 characters of its id (default: the first system). */
+    /** The system, as the first 8 characters of its id (required when the account has several). */
     system: z.string().regex(/^[a-z0-9]{8}$/).optional(),
-    zone: z.number().int().min(0).max(15).default(0),
+    /** The heating zone for the quick veto, by its index (default: the system's first zone). */
+    zone: z.number().int().min(0).max(15).optional(),
     /** Boost only when the tank is more than this below its setpoint (°C). */
     hotwater_threshold: z.number().min(0).max(30).default(5),
     /** Quick veto at the zone's normal setpoint plus this (°C). */

@@ -171,3 +171,83 @@ test('a heat-pump report that stops coming puts the rule in its safe state, sayi
     await s.stop();
   }
 });
+
+/** Two myVaillant accounts, each in its own cloud: anna's with two systems, bob's with one. */
+async function twoAccounts(rule: Record<string, unknown>) {
+  const TWO = 'test/fixtures/vaillant/two_systems';
+  const [A, B] = ['e763593de7370e8d6f90fea50daacd9883e2e532', 'eed6a6500c47dc8f433846e845bb662e13fe469e'];
+  const cold = (file: string) => {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    report.state.dhw[0].currentDhwTemperature = 30;
+    return report;
+  };
+  const anna = new MyVaillantSimulator({ users: [{ username: 'anna@example.com', password: 'pw-secret-1' }], homes: JSON.parse(readFileSync(`${TWO}/homes.json`, 'utf8')), systems: { [A]: cold(`${TWO}/${A}/system.json`), [B]: cold(`${TWO}/${B}/system.json`) }, altchaCost: 200 });
+  const bob = new MyVaillantSimulator({ users: [{ username: 'bob@example.com', password: 'pw-secret-2' }], homes: JSON.parse(readFileSync(`${FIX}/homes.json`, 'utf8')), systems: { [SYSTEM]: cold(`${FIX}/${SYSTEM}/system.json`) }, altchaCost: 200 });
+  await anna.listen();
+  await bob.listen();
+  const clock = new SimulatedClock(new Date(2026, 10, 23, 10, 0, 0).getTime());
+  const gridTopic = `vpv${++seq}/grid`;
+  const account = (sim: MyVaillantSimulator, username: string, password: string) => ({ username, password, identity_url: sim.identityUrl, api_url: sim.apiUrl, request_budget_per_hour: 1000 });
+  const automation = {
+    sources: [{ name: 'grid', mqtt: { topic: gridTopic }, stale_after: 86_400 }],
+    surplus: { grid: 'grid' },
+    rules: [{ type: 'vaillant_pv', name: 'Heat pump', mode: 'hotwater', power_w: 2000, enable_delay: 0, disable_delay: 0, min_on: 0, min_off: 0, max_starts_per_hour: 0, target: { mqtt: {} }, ...rule }],
+  };
+  const t = await startApp(broker.port, { vaillant: [account(anna, 'anna@example.com', 'pw-secret-1'), account(bob, 'bob@example.com', 'pw-secret-2')], automation }, { clock });
+  const adapters = t.app.adapters.filter((a) => a.id.startsWith('vaillant/')) as VaillantAdapter[];
+  const rec = await Recorder.connect(broker.port, ['energy2mqtt/rule_heat_pump/reason']);
+  const engine = t.app.engine!;
+  const writes = (sim: MyVaillantSimulator) => sim.requests.filter((r) => r.method !== 'GET' && r.path.includes('/systems/')).map((r) => `${r.method} ${r.path.replace(/^.*\/systems\//, '')}`);
+  await rec.publish(gridTopic, '-3000', { qos: 0 });
+  await eventually(() => engine.sources.get('grid')!.value === -3000, 3000, 'grid');
+  for (let m = 0; m < 2; m++) {
+    for (let s = 0; s < 60; s++) clock.advance(1000);
+    await engine.settled();
+    for (const a of adapters) await a.poll();
+    engine.evaluate();
+    await engine.settled();
+  }
+  /** Waits for the rule to say this (its reasons arrive over MQTT after the evaluation). */
+  const says = async (pattern: RegExp) => {
+    const last = () => rec.last('energy2mqtt/rule_heat_pump/reason')?.payload ?? '';
+    await eventually(() => pattern.test(last()), 3000, `the reason ${pattern}`).catch((err: Error) => {
+      throw new Error(`${err.message}; the rule says: ${last()}`);
+    });
+  };
+  return { anna, bob, writes, says, stop: async () => (await t.stop(), await rec.close(), await anna.close(), await bob.close()) };
+}
+
+test('two accounts, two systems: the rule boosts only the system of its own account it names', async () => {
+  const s = await twoAccounts({ account: 'anna@example.com', system: 'eed6a650' });
+  try {
+    await s.says(/^on: hot-water boost/);
+    assert.deepEqual(s.writes(s.anna), ['POST eed6a6500c47dc8f433846e845bb662e13fe469e/tli/domestic-hot-water/255/boost']);
+    assert.deepEqual(s.writes(s.bob), [], "bob's heat pump is not touched");
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a system the account does not have, or none named among several: the rule refuses with one sentence naming the option', async () => {
+  let s = await twoAccounts({ account: 'anna@example.com', system: 'abcdef12' });
+  try {
+    await s.says(/refused to start: the option system \('abcdef12'\) names no system of anna@example\.com; its systems: e763593d, eed6a650/);
+    assert.deepEqual([s.writes(s.anna), s.writes(s.bob)], [[], []]);
+  } finally {
+    await s.stop();
+  }
+  s = await twoAccounts({ account: 'anna@example.com' });
+  try {
+    await s.says(/refused to start: anna@example\.com has 2 systems \(e763593d, eed6a650\): set the option system/);
+    assert.deepEqual([s.writes(s.anna), s.writes(s.bob)], [[], []]);
+  } finally {
+    await s.stop();
+  }
+  s = await twoAccounts({ account: 'bob@example.com', mode: 'heating', zone: 4 });
+  try {
+    await s.says(/refused to start: the option zone \(4\) names no zone of system 4f5dff07; its zones: 0/);
+    assert.deepEqual(s.writes(s.bob), []);
+  } finally {
+    await s.stop();
+  }
+});

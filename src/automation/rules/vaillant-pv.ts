@@ -46,6 +46,8 @@ export class VaillantPvRule implements Rule {
   private owned?: { kind: QuickMode; since: number; seenRunning: boolean };
   private inFlight: Promise<unknown> = Promise.resolve();
   private failure?: string;
+  /** Why the options do not fit the account's systems (logged once as an error while it lasts). */
+  private refusal?: string;
   /** The zone's normal setpoint when the first veto started: later vetoes build on it, not on a
    * report that may still show the previous veto's setpoint. Forgotten when the rule stops. */
   private vetoBase?: number;
@@ -85,16 +87,33 @@ export class VaillantPvRule implements Rule {
     return this.prio;
   }
 
-  /** The Vaillant devices this rule steers, among those of its own account: the cylinder and its zone. */
-  private ids(): { dhw?: string; zone?: string } {
-    const owner = vaillantOwner(this.options.account);
+  /**
+   * The Vaillant devices this rule steers, among those of its own account only: the system's
+   * cylinder and its zone. `problem` says, in one sentence naming the option, why the rule cannot
+   * act on the account's systems as configured (undefined while the account has not reported).
+   */
+  private ids(): { dhw?: string; zone?: string; problem?: string } {
+    const { account, system: wanted, zone: wantedZone } = this.options;
+    const owner = vaillantOwner(account);
     const mine = this.bridge.allDevices().filter((d) => d.owner === owner).map((d) => ({ id: d.id, parsed: parseVaillantDeviceId(d.id) }));
-    const system = this.options.system ?? mine.find((d) => d.parsed && d.parsed.kind !== 'system')?.parsed?.short;
-    if (!system) return {};
-    const zone = vaillantDeviceId.zone(system, this.options.zone);
+    // Systems by their zones and cylinders (the account's own device has an id of the same shape).
+    const systems = [...new Set(mine.flatMap((d) => (d.parsed && d.parsed.kind !== 'system' ? [d.parsed.short] : [])))].sort();
+    if (!systems.length) return {};
+    if (wanted !== undefined && !systems.includes(wanted)) return { problem: `the option system ('${wanted}') names no system of ${account}; its systems: ${systems.join(', ')}` };
+    if (wanted === undefined && systems.length > 1) return { problem: `${account} has ${systems.length} systems (${systems.join(', ')}): set the option system to the one this rule steers` };
+    const system = wanted ?? systems[0]!;
+    const of = (kind: 'zone' | 'dhw') => mine.flatMap((d) => (d.parsed?.short === system && d.parsed.kind === kind ? [d.parsed.index!] : [])).sort((a, b) => a - b);
+    const zones = of('zone');
+    const cylinders = of('dhw');
+    const zoneIndex = wantedZone ?? zones[0];
+    if (this.mode !== 'hotwater') {
+      if (wantedZone !== undefined && !zones.includes(wantedZone)) return { problem: `the option zone (${wantedZone}) names no zone of system ${system}; its zones: ${zones.join(', ') || 'none'}` };
+      if (zoneIndex === undefined) return { problem: `system ${system} has no heating zone; use mode hotwater` };
+    }
+    if (this.mode !== 'heating' && !cylinders.length) return { problem: `system ${system} has no hot-water cylinder; use mode heating` };
     return {
-      dhw: mine.find((d) => d.parsed?.short === system && d.parsed.kind === 'dhw')?.id,
-      zone: mine.some((d) => d.id === zone) ? zone : undefined,
+      dhw: cylinders.length ? vaillantDeviceId.dhw(system, cylinders[0]!) : undefined,
+      zone: zoneIndex !== undefined && zones.includes(zoneIndex) ? vaillantDeviceId.zone(system, zoneIndex) : undefined,
     };
   }
 
@@ -145,6 +164,14 @@ export class VaillantPvRule implements Rule {
       if (c.forceOff(now)) this.stopOwned(dryRun);
       return decide('blocked', `safe state, no quick mode: ${surplus.why}`);
     }
+    const { problem } = this.ids();
+    if (problem) {
+      if (problem !== this.refusal) this.ctx.log.error(`${this.name}: refused to start: ${problem}`);
+      this.refusal = problem;
+      if (c.forceOff(now)) this.stopOwned(dryRun);
+      return decide('blocked', `refused to start: ${problem}`);
+    }
+    this.refusal = undefined;
     const stale = this.staleReport();
     if (stale) {
       if (c.forceOff(now)) this.stopOwned(dryRun);
@@ -224,7 +251,7 @@ export class VaillantPvRule implements Rule {
     const { dhw, zone } = this.ids();
     const device = kind === 'boost' ? dhw : zone;
     if (!device) {
-      this.failure = `no Vaillant ${kind === 'boost' ? 'hot-water cylinder' : `zone ${this.options.zone}`} found`;
+      this.failure = `no Vaillant ${kind === 'boost' ? 'hot-water cylinder' : `zone ${this.options.zone ?? ''}`.trim()} found`;
       return;
     }
     this.inFlight = this.inFlight.then(async () => {
