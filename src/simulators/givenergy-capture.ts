@@ -4,7 +4,7 @@
 // passive (the dongle fans every answer out to every client), so a profile holds what the cloud,
 // the app and other clients asked for as well as what the capturing client did.
 import { readFileSync } from 'node:fs';
-import { Framer, decodeFrame } from '../adapters/givenergy/frame.js';
+import { Framer, decodeFrame, type Frame } from '../adapters/givenergy/frame.js';
 
 export interface CapturedDevice {
   hr: Map<number, number>;
@@ -22,38 +22,51 @@ export interface CaptureProfile {
 }
 
 /** Both line formats of the captures: `<ts> rx <hex>` (givenergy-cli) and `rx: <hex>` (the HA integration). */
-const LINE = /^(?:\S+\s+)?(rx|tx):?\s+([0-9a-fA-F]+)\s*$/;
+const LINE = /^(?:(\S+)\s+)?(rx|tx):?\s+([0-9a-fA-F]+)\s*$/;
+
+/** One frame the devices sent, decoded, with the timestamp of its capture line if the line has one. */
+export interface CapturedFrame {
+  at?: string;
+  frame: Frame;
+}
+
+/**
+ * Every frame the devices sent (`rx` lines) in a capture file, reframed and decoded, in wire order.
+ * A `# … reconnected` comment starts a new TCP stream: a half frame before it is dropped.
+ */
+export function* captureFrames(file: string): Generator<CapturedFrame> {
+  const framer = new Framer();
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#')) {
+      if (/reconnected/.test(line)) framer.reset();
+      continue;
+    }
+    const m = LINE.exec(line);
+    if (!m || m[2] !== 'rx') continue;
+    for (const bytes of framer.push(Buffer.from(m[3]!, 'hex'))) yield { at: m[1], frame: decodeFrame(bytes) };
+  }
+}
 
 /** Reads one or more capture files of the same installation into a profile (later files win). */
 export function loadCapture(...files: string[]): CaptureProfile {
   const profile: CaptureProfile = { adapterSerial: '', inverterSerial: '', devices: new Map(), pages: 0, crcErrors: 0 };
   for (const file of files) {
-    const framer = new Framer();
-    for (const raw of readFileSync(file, 'utf8').split('\n')) {
-      const line = raw.trim();
-      if (line.startsWith('#')) {
-        if (/reconnected/.test(line)) framer.reset(); // a new TCP stream: a half frame before it is gone
+    for (const { frame: f } of captureFrames(file)) {
+      if (f.kind !== 'read-response') continue;
+      if (!f.crcOk) {
+        profile.crcErrors++;
         continue;
       }
-      const m = LINE.exec(line);
-      if (!m || m[1] !== 'rx') continue;
-      for (const bytes of framer.push(Buffer.from(m[2]!, 'hex'))) {
-        const f = decodeFrame(bytes);
-        if (f.kind !== 'read-response') continue;
-        if (!f.crcOk) {
-          profile.crcErrors++;
-          continue;
-        }
-        profile.pages++;
-        if (!profile.adapterSerial) profile.adapterSerial = f.adapterSerial;
-        if (!profile.inverterSerial && (f.device === 0x11 || f.device === 0x31)) profile.inverterSerial = f.inverterSerial;
-        // 0x31 is the same inverter as 0x11 on AC and Gen1 units.
-        const address = f.device === 0x31 ? 0x11 : f.device;
-        let device = profile.devices.get(address);
-        if (!device) profile.devices.set(address, (device = { hr: new Map(), ir: new Map() }));
-        const bank = f.fn === 0x03 ? device.hr : f.fn === 0x04 ? device.ir : undefined;
-        f.values.forEach((v, i) => bank?.set(f.base + i, v));
-      }
+      profile.pages++;
+      if (!profile.adapterSerial) profile.adapterSerial = f.adapterSerial;
+      if (!profile.inverterSerial && (f.device === 0x11 || f.device === 0x31)) profile.inverterSerial = f.inverterSerial;
+      // 0x31 is the same inverter as 0x11 on AC and Gen1 units.
+      const address = f.device === 0x31 ? 0x11 : f.device;
+      let device = profile.devices.get(address);
+      if (!device) profile.devices.set(address, (device = { hr: new Map(), ir: new Map() }));
+      const bank = f.fn === 0x03 ? device.hr : f.fn === 0x04 ? device.ir : undefined;
+      f.values.forEach((v, i) => bank?.set(f.base + i, v));
     }
   }
   if (!profile.devices.has(0x11)) throw new Error(`${files.join(', ')}: no inverter page in the capture`);

@@ -7,7 +7,7 @@
 import type { SensorSpec } from '../../core/entity.js';
 import { celsius, power } from './entities.js';
 import { ascii } from './model.js';
-import { STATUS, s16, slotToTime, type RegisterBank } from './registers.js';
+import { STATUS, s16, slotToTime, splitFlows, type RegisterBank } from './registers.js';
 
 /** One read of a poll: `full` reads only on the slow (configuration) cycle. */
 export interface Page {
@@ -128,12 +128,7 @@ export function emsTelemetry(ir: RegisterBank, hr: RegisterBank) {
     inverterCount: r(2044),
     /** IR 2088, "total generation": the generation meter (0x03 on the captured plant); there PV. */
     pvPower: r(2088),
-    gridPower: grid,
-    importPower: grid === undefined ? undefined : Math.max(0, -grid),
-    exportPower: grid === undefined ? undefined : Math.max(0, grid),
-    batteryPower: battery,
-    chargePower: battery === undefined ? undefined : Math.max(0, -battery),
-    dischargePower: battery === undefined ? undefined : Math.max(0, battery),
+    ...splitFlows(grid, battery),
     /** IR 2086, the load the EMS calculates from its meters (load = generation + battery + grid import). */
     loadPower: r(2086),
     /** IR 2087, a load meter's reading: 0 on the captured plant, which has none. */

@@ -8,7 +8,7 @@ import type { SensorSpec } from '../../core/entity.js';
 import type { ControlFact, Page } from './ems.js';
 import { amps, kwh, power, volts } from './entities.js';
 import { ascii } from './model.js';
-import { s16, u32, type RegisterBank } from './registers.js';
+import { s16, splitFlows, u32, type RegisterBank } from './registers.js';
 
 /**
  * What the peer library reads from a Gateway each refresh: IR 0–59 and 180–239 (every non-EMS
@@ -92,13 +92,8 @@ export function gatewayTelemetry(ir: RegisterBank, _hr?: RegisterBank) {
     loadCurrent: deci(1611),
     pvCurrent: deci(1612, true),
     pvPower: r(1617),
-    gridPower: grid,
-    importPower: grid === undefined ? undefined : Math.max(0, -grid),
-    exportPower: grid === undefined ? undefined : Math.max(0, grid),
-    /** The AIOs' AC side at the Gateway (IR 1619): + discharge − charge. */
-    batteryPower: battery,
-    chargePower: battery === undefined ? undefined : Math.max(0, -battery),
-    dischargePower: battery === undefined ? undefined : Math.max(0, battery),
+    // batteryPower: the AIOs' AC side at the Gateway (IR 1619), + discharge − charge.
+    ...splitFlows(grid, battery),
     /** IR 1702, the AIOs' own sum of IR 1816–1818 (+ discharge); differs from IR 1619 by the AIOs' losses. */
     aioPower: negated(1702),
     loadPower: r(1618),

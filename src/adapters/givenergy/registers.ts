@@ -51,6 +51,21 @@ export class RegisterBank {
 
 export const STATUS = ['waiting', 'normal', 'warning', 'fault', 'updating'] as const;
 
+/**
+ * A signed grid power (+ export, − import) and a signed battery power (+ discharge, − charge),
+ * each with its two one-way flows (never negative; undefined when the signed value is unknown).
+ */
+export function splitFlows(grid: number | undefined, battery: number | undefined) {
+  return {
+    gridPower: grid,
+    importPower: grid === undefined ? undefined : Math.max(0, -grid),
+    exportPower: grid === undefined ? undefined : Math.max(0, grid),
+    batteryPower: battery,
+    chargePower: battery === undefined ? undefined : Math.max(0, -battery),
+    dischargePower: battery === undefined ? undefined : Math.max(0, battery),
+  };
+}
+
 /** Inverter telemetry from IR 0–59 (single-phase hybrid / AC / AIO). Undefined when not read. */
 export function inverterTelemetry(ir: RegisterBank) {
   const r = (n: number) => ir.get(n);
@@ -78,12 +93,7 @@ export function inverterTelemetry(ir: RegisterBank) {
     pv2Voltage: scaled(2, 0.1),
     pv1Current: scaled(8, 0.1),
     pv2Current: scaled(9, 0.1),
-    gridPower: grid,
-    importPower: grid === undefined ? undefined : Math.max(0, -grid),
-    exportPower: grid === undefined ? undefined : Math.max(0, grid),
-    batteryPower: battery,
-    chargePower: battery === undefined ? undefined : Math.max(0, -battery),
-    dischargePower: battery === undefined ? undefined : Math.max(0, battery),
+    ...splitFlows(grid, battery),
     loadPower: r(42),
     epsPower: r(31),
     inverterPower: scaled(24, 1, true),

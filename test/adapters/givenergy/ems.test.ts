@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { sensor } from '../../../src/core/discovery/platforms/sensor.js';
 import { EMS_CONTROLS, EMS_PAGES, EMS_ROWS, EMS_UNIT_ROWS, emsTelemetry } from '../../../src/adapters/givenergy/ems.js';
-import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { detectModel } from '../../../src/adapters/givenergy/model.js';
 import { RegisterBank, inverterTelemetry } from '../../../src/adapters/givenergy/registers.js';
+import { capturedReads } from '../../helpers/givenergy-captures.js';
 
 const DIR = 'ems_2_inv_3_bat_a';
 const EMS_60S = `${DIR}/ems_arm1036_60s.log`;
@@ -13,39 +12,8 @@ const EMS_30MIN = `${DIR}/ems_arm1036_30min.log`;
 const AC_2X = `${DIR}/ac_arm282_2x_givbat52_30min.log`; // inverter #1, 2× Giv-Bat 5.2
 const AC_1X = `${DIR}/ac_arm282_1x_givbat512gen3_30min.log`; // inverter #2, 1× Giv-Bat 5.12 Gen3
 
-interface Page {
-  at: string;
-  device: number;
-  fn: number;
-  base: number;
-  values: number[];
-}
-
-/** Every valid-CRC read response in a capture (test/fixtures/givenergy, Apache-2.0), in order. */
-function responses(file: string): Page[] {
-  const framer = new Framer();
-  const pages: Page[] = [];
-  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
-    if (line.startsWith('#')) {
-      if (/reconnected/.test(line)) framer.reset();
-      continue;
-    }
-    const m = /^(?:(\S+)\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
-    if (!m) continue;
-    for (const raw of framer.push(Buffer.from(m[2]!, 'hex'))) {
-      const f = decodeFrame(raw);
-      if (f.kind === 'read-response' && f.crcOk) pages.push({ at: m[1] ?? '', device: f.device, fn: f.fn, base: f.base, values: f.values });
-    }
-  }
-  return pages;
-}
-
-/** The pages a device sent for one read, with at least `count` registers from `base`. */
-function capturedPages(file: string, device: number, fn: 0x03 | 0x04, base: number, count: number): Page[] {
-  const pages = responses(file).filter((p) => p.device === device && p.fn === fn && p.base === base && p.values.length >= count);
-  assert.ok(pages.length > 0, `${file} has ${fn === 3 ? 'HR' : 'IR'} ${base} × ${count} at 0x${device.toString(16)}`);
-  return pages;
-}
+/** The responses a device sent for one read, with at least `count` registers from `base`. */
+const readsOf = (file: string, device: number, fn: 0x03 | 0x04, base: number, count: number) => capturedReads(file, { device, fn, base, count, atLeast: true });
 
 const bank = (base: number, values: number[]) => {
   const b = new RegisterBank();
@@ -59,15 +27,15 @@ test('EMS pages: what the peer library polls, and each one is answered in the ca
     EMS_PAGES.map((p) => [p.device, p.fn, p.base, p.count, p.full]),
     [[0x11, 4, 2040, 55, false], [0x11, 3, 2040, 36, true], [0x11, 3, 0, 60, true]],
   );
-  for (const p of EMS_PAGES) capturedPages(EMS_30MIN, p.device, p.fn, p.base, p.count);
+  for (const p of EMS_PAGES) readsOf(EMS_30MIN, p.device, p.fn, p.base, p.count);
   // The device the pages go to is an EMS: HR0 0x5001, ARM firmware 1036, serial EMS2522000 (README).
-  const m = detectModel(capturedPages(EMS_60S, 0x11, 0x03, 0, 60)[0]!.values);
+  const m = detectModel(readsOf(EMS_60S, 0x11, 0x03, 0, 60)[0]!.values);
   assert.deepEqual([m.dtc, m.family, m.armFirmware, m.serial], ['5001', 'ems', 1036, 'EMS2522000']);
 });
 
 test('EMS 60 s capture: the rollup of two managed inverters and a busbar that balances to the watt', () => {
-  const ir = capturedPages(EMS_60S, 0x11, 0x04, 2040, 55).at(-1)!;
-  const hr = capturedPages(EMS_60S, 0x11, 0x03, 2040, 36).at(-1)!;
+  const ir = readsOf(EMS_60S, 0x11, 0x04, 2040, 55).at(-1)!;
+  const hr = readsOf(EMS_60S, 0x11, 0x03, 2040, 36).at(-1)!;
   const t = emsTelemetry(bank(2040, ir.values), bank(2040, hr.values));
 
   assert.equal(t.status, 'normal');
@@ -80,7 +48,7 @@ test('EMS 60 s capture: the rollup of two managed inverters and a busbar that ba
   for (const u of t.inverters) assert.match(u.serial, /^CE\d{4}G\d{3}$/, 'AC inverters carry the CE family prefix');
   // The README's active tick (22:05:22): inverter powers 1042 + 1469 = total battery 2511,
   // the grid meter at −1834 (it reads + import), the calculated load 677, no generation.
-  assert.equal(ir.at.slice(11, 19), '22:05:22');
+  assert.equal(ir.at?.slice(11, 19), '22:05:22');
   assert.deepEqual(t.inverters.map((u) => u.power), [1042, 1469]);
   assert.equal(t.batteryPower, 2511);
   assert.equal(t.inverters.reduce((s, u) => s + u.power!, 0), t.batteryPower);
@@ -107,7 +75,7 @@ test('EMS 60 s capture: the rollup of two managed inverters and a busbar that ba
 });
 
 test('EMS 30 min capture: every page balances, meters and slots as the peer library pins them', () => {
-  const pages = capturedPages(EMS_30MIN, 0x11, 0x04, 2040, 55);
+  const pages = readsOf(EMS_30MIN, 0x11, 0x04, 2040, 55);
   assert.ok(pages.length >= 70);
   const hr = new RegisterBank();
   for (const p of pages) {
@@ -118,7 +86,7 @@ test('EMS 30 min capture: every page balances, meters and slots as the peer libr
     for (const u of t.inverters) assert.ok(u.soc! >= 0 && u.soc! <= 100 && u.temperature! > 0 && u.temperature! < 80);
     assert.equal(t.plantEnabled, undefined, 'HR not read: unknown');
   }
-  const last = emsTelemetry(bank(2040, pages.at(-1)!.values), bank(2040, capturedPages(EMS_30MIN, 0x11, 0x03, 2040, 36).at(-1)!.values));
+  const last = emsTelemetry(bank(2040, pages.at(-1)!.values), bank(2040, readsOf(EMS_30MIN, 0x11, 0x03, 2040, 36).at(-1)!.values));
   // Peer test_ems.py::test_bitfield_decode_matches_fixture: meter 1 ONLINE (−94 W), meter 3 ONLINE (+583 W),
   // meters 2 and 4–8 DISABLED; inverters 1 and 2 code 2, 3 and 4 empty.
   assert.deepEqual(last.meters, [{ slot: 1, status: 'online', power: -94 }, { slot: 3, status: 'online', power: 583 }]);
@@ -133,10 +101,10 @@ test('EMS 30 min capture: every page balances, meters and slots as the peer libr
 test('EMS rollup matches what the managed inverters report on their own dongles', () => {
   // Same plant, same half hour (18:04–18:34): the EMS slot 1 is inverter #1 (2× Giv-Bat 5.2),
   // slot 2 inverter #2 (1× Giv-Bat 5.12 Gen3). Their own IR59 SoC equals the EMS's IR 2058/2059.
-  const ems = emsTelemetry(bank(2040, capturedPages(EMS_30MIN, 0x11, 0x04, 2040, 55).at(-1)!.values), new RegisterBank());
+  const ems = emsTelemetry(bank(2040, readsOf(EMS_30MIN, 0x11, 0x04, 2040, 55).at(-1)!.values), new RegisterBank());
   const own = (file: string) => {
-    const ir = bank(0, capturedPages(file, 0x11, 0x04, 0, 60).at(-1)!.values);
-    const id = detectModel(capturedPages(file, 0x11, 0x03, 0, 60)[0]!.values);
+    const ir = bank(0, readsOf(file, 0x11, 0x04, 0, 60).at(-1)!.values);
+    const id = detectModel(readsOf(file, 0x11, 0x03, 0, 60)[0]!.values);
     return { soc: inverterTelemetry(ir).soc, serial: id.serial, battery: id.batterySerial.slice(0, 2) };
   };
   const inv1 = own(AC_2X);
@@ -172,7 +140,7 @@ test('EMS rows: valid sensors that read the decoded values', () => {
     assert.equal(new Set(keys).size, keys.length);
     for (const r of rows) assert.deepEqual(sensor.problems(r.spec), [], r.spec.key);
   }
-  const t = emsTelemetry(bank(2040, capturedPages(EMS_60S, 0x11, 0x04, 2040, 55).at(-1)!.values), bank(2040, capturedPages(EMS_60S, 0x11, 0x03, 2040, 36).at(-1)!.values));
+  const t = emsTelemetry(bank(2040, readsOf(EMS_60S, 0x11, 0x04, 2040, 55).at(-1)!.values), bank(2040, readsOf(EMS_60S, 0x11, 0x03, 2040, 36).at(-1)!.values));
   const plant = Object.fromEntries(EMS_ROWS.map((r) => [r.spec.key, r.read(t)]));
   assert.deepEqual(
     [plant.grid_power, plant.export_power, plant.battery_power, plant.load_power, plant.battery_remaining, plant.inverter_count, plant.export_power_limit, plant.status],

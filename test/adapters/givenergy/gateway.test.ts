@@ -1,54 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { sensor } from '../../../src/core/discovery/platforms/sensor.js';
 import { GATEWAY_CONTROLS, GATEWAY_PAGES, GATEWAY_ROWS, GATEWAY_UNIT_ROWS, gatewayTelemetry } from '../../../src/adapters/givenergy/gateway.js';
-import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { detectModel } from '../../../src/adapters/givenergy/model.js';
 import { RegisterBank } from '../../../src/adapters/givenergy/registers.js';
+import { capturedReads, capturedResponses } from '../../helpers/givenergy-captures.js';
 
 const DAY = 'gateway_2aio_a/gateway_gaaa0014_10min_daylight.log';
 const NIGHT = 'gateway_2aio_a/gateway_gaaa0014_10min_night.log';
 const ROLLUP = [1600, 1660, 1720, 1780, 1840];
 
-interface Page {
-  at: string;
-  device: number;
-  fn: number;
-  base: number;
-  values: number[];
-}
-
-/** Every valid-CRC read response in a capture (test/fixtures/givenergy, Apache-2.0), in order. */
-function responses(file: string): Page[] {
-  const framer = new Framer();
-  const pages: Page[] = [];
-  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
-    if (line.startsWith('#')) {
-      if (/reconnected/.test(line)) framer.reset();
-      continue;
-    }
-    const m = /^(?:(\S+)\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
-    if (!m) continue;
-    for (const raw of framer.push(Buffer.from(m[2]!, 'hex'))) {
-      const f = decodeFrame(raw);
-      if (f.kind === 'read-response' && f.crcOk) pages.push({ at: m[1] ?? '', device: f.device, fn: f.fn, base: f.base, values: f.values });
-    }
-  }
-  return pages;
-}
-
-/** The pages a device sent for one read, with at least `count` registers from `base`. */
-function capturedPages(file: string, device: number, fn: 0x03 | 0x04, base: number, count: number): Page[] {
-  const pages = responses(file).filter((p) => p.device === device && p.fn === fn && p.base === base && p.values.length >= count);
-  assert.ok(pages.length > 0, `${file} has ${fn === 3 ? 'HR' : 'IR'} ${base} × ${count} at 0x${device.toString(16)}`);
-  return pages;
-}
+/** The responses a device sent for one read, with at least `count` registers from `base`. */
+const readsOf = (file: string, device: number, fn: 0x03 | 0x04, base: number, count: number) => capturedReads(file, { device, fn, base, count, atLeast: true });
 
 /** The rollup as the peer library's register cache ends up holding it: every page, later ones over earlier. */
 function rollup(file: string): RegisterBank {
   const ir = new RegisterBank();
-  for (const p of responses(file)) if (p.device === 0x11 && p.fn === 0x04 && ROLLUP.includes(p.base)) ir.set(p.base, p.values);
+  for (const p of capturedResponses(file)) if (p.device === 0x11 && p.fn === 0x04 && ROLLUP.includes(p.base)) ir.set(p.base, p.values);
   return ir;
 }
 
@@ -59,8 +27,8 @@ test('Gateway pages: what the peer library polls, and each one is answered in th
     GATEWAY_PAGES.map((p) => [p.fn, p.base, p.count, p.full]),
     [[4, 0, 60, false], [4, 180, 60, false], [4, 1600, 60, false], [4, 1660, 60, false], [4, 1720, 60, false], [4, 1780, 60, false], [4, 1840, 20, false], [3, 0, 60, true]],
   );
-  for (const p of GATEWAY_PAGES) capturedPages(NIGHT, p.device, p.fn, p.base, p.count);
-  const m = detectModel(capturedPages(NIGHT, 0x11, 0x03, 0, 60)[0]!.values);
+  for (const p of GATEWAY_PAGES) readsOf(NIGHT, p.device, p.fn, p.base, p.count);
+  const m = detectModel(readsOf(NIGHT, 0x11, 0x03, 0, 60)[0]!.values);
   assert.deepEqual([m.dtc, m.family, m.serial.slice(0, 2)], ['7001', 'gateway', 'GW']);
 });
 
@@ -102,7 +70,7 @@ test('Gateway night capture: dark PV, batteries carrying the house', () => {
 
 test('Gateway first night page, decoded register by register', () => {
   const ir = new RegisterBank();
-  for (const base of ROLLUP) ir.set(base, capturedPages(NIGHT, 0x11, 0x04, base, 20)[0]!.values);
+  for (const base of ROLLUP) ir.set(base, readsOf(NIGHT, 0x11, 0x04, base, 20)[0]!.values);
   const t = gatewayTelemetry(ir);
   assert.deepEqual([t.pvPower, t.gridPower, t.exportPower, t.importPower, t.batteryPower, t.dischargePower, t.loadPower, t.aioPower], [0, 7, 7, 0, 747, 747, 740, 784]);
   assert.deepEqual([t.gridVoltage, t.gridCurrent, t.loadVoltage, t.loadCurrent], [243.7, 2.7, 244.3, 4.7]);
@@ -118,7 +86,7 @@ test('Gateway first night page, decoded register by register', () => {
 
 test('Gateway power balance closes on every rollup page of both captures', () => {
   for (const file of [DAY, NIGHT]) {
-    const pages = capturedPages(file, 0x11, 0x04, 1600, 60);
+    const pages = readsOf(file, 0x11, 0x04, 1600, 60);
     assert.ok(pages.length >= 20);
     for (const p of pages) {
       const ir = new RegisterBank();
@@ -178,7 +146,7 @@ test('Gateway rows: valid sensors that read the decoded values', () => {
 
 test('Gateway controls: the AC charge/discharge limit pair, read back from the capture', () => {
   assert.deepEqual(GATEWAY_CONTROLS.map((c) => c.register), [313, 314]);
-  const hr = capturedPages(NIGHT, 0x11, 0x03, 300, 60).at(-1)!.values;
+  const hr = readsOf(NIGHT, 0x11, 0x03, 300, 60).at(-1)!.values;
   assert.deepEqual([hr[13], hr[14]], [50, 100], 'HR 313/314 in range as the Gateway reports them');
   assert.ok(GATEWAY_CONTROLS.every((c) => c.range === '1–100 %'));
 });

@@ -4,11 +4,10 @@
 // tests/model/test_aio_battery.py.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { specProblems } from '../../../src/core/entity.js';
-import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { BCU_ROWS, BMU_ROWS, HV_PAGES, bamsPages, bcuPages, bcuTelemetry, bmuPages, bmuTelemetry, moduleCount, moduleIndices, sensorsPerModule, stackCount, stackReadings, type HvPage } from '../../../src/adapters/givenergy/hv-battery.js';
 import { RegisterBank } from '../../../src/adapters/givenergy/registers.js';
+import { capturedPages } from '../../helpers/givenergy-captures.js';
 
 const THREE_PHASE = 'three_phase_hv_a/giv3hy11_da011_10min.log';
 const THREE_PHASE_HASS = 'three_phase_hv_a/giv3hy11_hass174_180s.txt';
@@ -16,33 +15,16 @@ const GEN3 = 'hybrid_hv_gen3_a/givhy80g3hv_hass295_120s.log';
 const AIO = 'aio_a/aio_arm612_5min.log';
 const AIO_REDETECT = 'aio_a/aio_arm620_redetect_7min.log';
 
-/** Every valid-CRC page a device sent in a capture for one read, in capture order. */
-function capturedPages(file: string, device: number, fn: 0x03 | 0x04, base: number, count = 60): number[][] {
-  const framer = new Framer();
-  const pages: number[][] = [];
-  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
-    if (line.startsWith('#')) {
-      if (/reconnected/.test(line)) framer.reset();
-      continue;
-    }
-    const m = /(?:^\S+\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
-    if (!m) continue;
-    for (const raw of framer.push(Buffer.from(m[1]!, 'hex'))) {
-      const f = decodeFrame(raw);
-      if (f.kind === 'read-response' && f.crcOk && f.device === device && f.fn === fn && f.base === base && f.count === count) pages.push(f.values);
-    }
-  }
-  assert.ok(pages.length > 0, `${file} has IR ${base}+${count} at 0x${device.toString(16)}`);
-  return pages;
-}
+/** Every page a device sent in a capture for one read, in capture order. */
+const pagesOf = (file: string, device: number, fn: 0x03 | 0x04, base: number, count = 60) => capturedPages(file, { device, fn, base, count });
 
 /** The last answer to each of a device's pages, as a bank (what a poll leaves behind). */
 function bankOf(file: string, pages: HvPage[]): RegisterBank {
   const bank = new RegisterBank();
-  for (const p of pages) bank.set(p.base, capturedPages(file, p.device, p.fn, p.base, p.count).at(-1)!);
+  for (const p of pages) bank.set(p.base, pagesOf(file, p.device, p.fn, p.base, p.count).at(-1)!);
   return bank;
 }
-const last = (file: string, device: number, base: number, count = 60) => capturedPages(file, device, 0x04, base, count).at(-1)!;
+const last = (file: string, device: number, base: number, count = 60) => pagesOf(file, device, 0x04, base, count).at(-1)!;
 const bcuBank = (file: string, withSerialBlock = true) => bankOf(file, withSerialBlock ? bcuPages(0) : bcuPages(0).slice(0, 1));
 const bmuBanks = (file: string, n: number) => moduleIndices([n]).map((i) => bankOf(file, bmuPages(i)));
 const text = (words: number[]) => words.flatMap((w) => [w >> 8, w & 0xff]).filter((c) => c > 0x20 && c < 0x7f).map((c) => String.fromCharCode(c)).join('');
@@ -64,9 +46,9 @@ test('what a poll reads: BAMS, BCU per stack, BMU per module', () => {
 test('every page the poll plans was answered by the devices in the captures', () => {
   for (const [file, modules, serialBlock] of [[THREE_PHASE, 6, true], [AIO, 4, true], [AIO_REDETECT, 4, true], [GEN3, 3, false]] as const) {
     const planned = [...(serialBlock ? bcuPages(0) : bcuPages(0).slice(0, 1)), ...moduleIndices([modules]).flatMap(bmuPages)];
-    for (const p of planned) assert.ok(capturedPages(file, p.device, p.fn, p.base, p.count).length > 0);
+    for (const p of planned) assert.ok(pagesOf(file, p.device, p.fn, p.base, p.count).length > 0);
     // …and nothing answered past the last module.
-    assert.throws(() => capturedPages(file, 0x50 + modules, 0x04, 60), /has IR 60\+60/);
+    assert.throws(() => pagesOf(file, 0x50 + modules, 0x04, 60), /has IR 60\+60/);
   }
 });
 
@@ -140,8 +122,8 @@ test('three-phase stack: IR102–113 of a module are the next module’s sensors
   const m55 = last(THREE_PHASE, 0x55, 60);
   assert.deepEqual([...m55.slice(42, 50), ...m55.slice(51, 54)], new Array(11).fill(0));
   // In one poll round 0x53's second twelve (read first) equal 0x54's first twelve.
-  const m53 = capturedPages(THREE_PHASE, 0x53, 0x04, 60)[0]!;
-  const m54 = capturedPages(THREE_PHASE, 0x54, 0x04, 60)[0]!;
+  const m53 = pagesOf(THREE_PHASE, 0x53, 0x04, 60)[0]!;
+  const m54 = pagesOf(THREE_PHASE, 0x54, 0x04, 60)[0]!;
   assert.deepEqual(m53.slice(42, 54), m54.slice(30, 42));
   // So a module's temperatures are its own twelve, not the 24 the peer reads.
   const b53 = new RegisterBank();

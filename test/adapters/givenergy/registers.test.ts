@@ -1,30 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { inverterRows } from '../../../src/adapters/givenergy/entities.js';
-import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { detectModel } from '../../../src/adapters/givenergy/model.js';
+import { capturedPages } from '../../helpers/givenergy-captures.js';
 import { EnergyGuard, RegisterBank, batteryTelemetry, inverterClock, inverterTelemetry, isGarbagePage, slotToTime, timeToSlot } from '../../../src/adapters/givenergy/registers.js';
 
-/** Every valid-CRC page the inverter (0x11 or 0x31) sent in a capture (test/fixtures/givenergy, Apache-2.0). */
-function capturedPages(file: string, fn: 0x03 | 0x04, base: number): number[][] {
-  const framer = new Framer();
-  const pages: number[][] = [];
-  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
-    if (line.startsWith('#')) {
-      if (/reconnected/.test(line)) framer.reset();
-      continue;
-    }
-    const m = /(?:^\S+\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
-    if (!m) continue;
-    for (const raw of framer.push(Buffer.from(m[1]!, 'hex'))) {
-      const f = decodeFrame(raw);
-      if (f.kind === 'read-response' && f.crcOk && f.fn === fn && f.base === base && f.count === 60 && (f.device === 0x11 || f.device === 0x31)) pages.push(f.values);
-    }
-  }
-  assert.ok(pages.length > 0, `${file} has a page at ${base}`);
-  return pages;
-}
+/** Every page of one read (60 registers) the inverter (0x11 or 0x31) sent in a capture. */
+const inverterPages = (file: string, fn: 0x03 | 0x04, base: number) => capturedPages(file, { device: [0x11, 0x31], fn, base, count: 60 });
+
 const bank = (base: number, values: number[]) => {
   const b = new RegisterBank();
   b.set(base, values);
@@ -136,35 +119,35 @@ test('peer disagreement 1: no load energy on AC-coupled and All in One units (IR
   // AIO units it misses the PV the inverter never sees. Before: 0 kWh (−1.3 and −30.6 clamped) on
   // the AC units, 5.8 and 17.2 kWh on the AIO; the peer shows nothing.
   const raw = (page: number[]) => Math.round((page[44]! - page[35]! - page[25]! + page[26]!)) / 10;
-  assert.deepEqual([raw(capturedPages(AC_1X, 0x04, 0)[0]!), raw(capturedPages(AC_2X, 0x04, 0)[0]!)], [-1.3, -30.6]);
-  assert.deepEqual([raw(capturedPages(AIO_612, 0x04, 0)[0]!), raw(capturedPages(AIO_620, 0x04, 0).at(-1)!)], [5.8, 17.2]);
+  assert.deepEqual([raw(inverterPages(AC_1X, 0x04, 0)[0]!), raw(inverterPages(AC_2X, 0x04, 0)[0]!)], [-1.3, -30.6]);
+  assert.deepEqual([raw(inverterPages(AIO_612, 0x04, 0)[0]!), raw(inverterPages(AIO_620, 0x04, 0).at(-1)!)], [5.8, 17.2]);
   // A negative balance is unknown, not 0.
-  assert.equal(inverterTelemetry(bank(0, capturedPages(AC_1X, 0x04, 0)[0]!)).loadToday, undefined);
+  assert.equal(inverterTelemetry(bank(0, inverterPages(AC_1X, 0x04, 0)[0]!)).loadToday, undefined);
   for (const file of [AC_1X, AC_2X, AIO_620]) {
-    const hr = capturedPages(file, 0x03, 0)[0]!;
+    const hr = inverterPages(file, 0x03, 0)[0]!;
     const published = keys(hr);
     for (const key of LOAD_AND_PV_DETAIL) assert.ok(!published.includes(key), `${file}: ${key} is not published`);
     assert.ok(published.includes('pv_power') && published.includes('grid_voltage'), 'the rest still is');
   }
   // The hybrid keeps them: its load balance closes (11.0 kWh on the captured Gen1).
   const gen1 = 'hybrid_2_bat_a/hybrid_gen1_arm449_0x11_poll_10min.log';
-  const hybrid = keys(capturedPages(gen1, 0x03, 0)[0]!);
+  const hybrid = keys(inverterPages(gen1, 0x03, 0)[0]!);
   for (const key of LOAD_AND_PV_DETAIL) assert.ok(hybrid.includes(key), `hybrid: ${key} is published`);
-  assert.equal(inverterTelemetry(bank(0, capturedPages(gen1, 0x04, 0)[0]!)).loadToday, 11);
+  assert.equal(inverterTelemetry(bank(0, inverterPages(gen1, 0x04, 0)[0]!)).loadToday, 11);
 });
 
 test('peer disagreement 2: PV1/PV2 voltage and current of AC and AIO units echo the grid side', () => {
-  const aio = capturedPages(AIO_612, 0x04, 0)[0]!;
+  const aio = inverterPages(AIO_612, 0x04, 0)[0]!;
   const t = inverterTelemetry(bank(0, aio));
   assert.equal(t.pv1Voltage, t.gridVoltage, 'IR1 is the grid voltage on the All in One');
   assert.equal(t.pv1Voltage, 246.1);
   assert.equal(t.pv1Current, 4);
-  const aioModel = detectModel(capturedPages(AIO_620, 0x03, 0)[0]!);
+  const aioModel = detectModel(inverterPages(AIO_620, 0x03, 0)[0]!);
   assert.deepEqual([aioModel.dtc, aioModel.family, aioModel.acCoupled], ['8001', 'aio', true]);
-  assert.deepEqual(keys(capturedPages(AIO_620, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
-  assert.deepEqual(keys(capturedPages(AC_1X, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
+  assert.deepEqual(keys(inverterPages(AIO_620, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
+  assert.deepEqual(keys(inverterPages(AC_1X, 0x03, 0)[0]!).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), []);
   // The HV Gen3 hybrid has strings of its own: 127.6 V and 380.8 V against a grid of 244.8 V.
-  const hv = inverterTelemetry(bank(0, capturedPages('hybrid_hv_gen3_a/givhy80g3hv_hass295_120s.log', 0x04, 0)[0]!));
+  const hv = inverterTelemetry(bank(0, inverterPages('hybrid_hv_gen3_a/givhy80g3hv_hass295_120s.log', 0x04, 0)[0]!));
   assert.deepEqual([hv.pv1Voltage, hv.pv2Voltage, hv.gridVoltage], [127.6, 380.8, 244.8]);
   assert.deepEqual(keys([0x8102, ...BOOT_HR.slice(1)]).filter((k) => /^pv[12]_(voltage|current)$/.test(k)), ['pv1_voltage', 'pv2_voltage', 'pv1_current', 'pv2_current']);
 });

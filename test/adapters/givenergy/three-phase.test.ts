@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Framer, decodeFrame } from '../../../src/adapters/givenergy/frame.js';
 import { RegisterBank, inverterTelemetry, type InverterTelemetry } from '../../../src/adapters/givenergy/registers.js';
+import { capturedPages, capturedResponses } from '../../helpers/givenergy-captures.js';
 import { THREE_PHASE_CONTROLS, THREE_PHASE_PAGES, THREE_PHASE_ROWS, threePhaseTelemetry } from '../../../src/adapters/givenergy/three-phase.js';
 
 const HASS174 = 'three_phase_hv_a/giv3hy11_hass174_180s.txt'; // tx:/rx: hex, no timestamps
@@ -10,39 +9,14 @@ const DETECT = 'three_phase_hv_a/giv3hy11_da011_detect_10min.log'; // <ts> rx <h
 const TEN_MIN = 'three_phase_hv_a/giv3hy11_da011_10min.log';
 const GEN3 = 'hybrid_hv_gen3_a/givhy80g3hv_hass295_120s.log'; // single-phase 81xx: IR 1000–1413 all zero
 
-/** Every valid-CRC read response from one device in a capture (test/fixtures/givenergy, Apache-2.0), in wire order. */
-function responses(file: string, device: number) {
-  const framer = new Framer();
-  const out: Array<{ fn: number; base: number; count: number; values: number[] }> = [];
-  for (const line of readFileSync(`test/fixtures/givenergy/captures/${file}`, 'utf8').split('\n')) {
-    if (line.startsWith('#')) {
-      if (/reconnected/.test(line)) framer.reset();
-      continue;
-    }
-    const m = /(?:^\S+\s+)?rx:?\s+([0-9a-fA-F]+)\s*$/.exec(line.trim());
-    if (!m) continue;
-    for (const raw of framer.push(Buffer.from(m[1]!, 'hex'))) {
-      const f = decodeFrame(raw);
-      if (f.kind === 'read-response' && f.crcOk && f.device === device) out.push(f);
-    }
-  }
-  return out;
-}
-
 /** The pages a capture holds for one read (device, function, base, count). */
-function capturedPages(file: string, fn: 0x03 | 0x04, base: number, count = 60, device = 0x11): number[][] {
-  const pages = responses(file, device)
-    .filter((f) => f.fn === fn && f.base === base && f.count === count)
-    .map((f) => f.values);
-  assert.ok(pages.length > 0, `${file} has ${fn === 3 ? 'HR' : 'IR'}(${base}, ${count}) at 0x${device.toString(16)}`);
-  return pages;
-}
+const pagesOf = (file: string, fn: 0x03 | 0x04, base: number, count = 60, device = 0x11) => capturedPages(file, { device, fn, base, count });
 
 /** The register state after replaying a whole capture, as the peer's Plant keeps it (last write wins). */
 function replay(file: string, device = 0x11) {
   const ir = new RegisterBank();
   const hr = new RegisterBank();
-  for (const f of responses(file, device)) (f.fn === 0x04 ? ir : f.fn === 0x03 ? hr : undefined)?.set(f.base, f.values);
+  for (const f of capturedResponses(file)) if (f.device === device) (f.fn === 0x04 ? ir : f.fn === 0x03 ? hr : undefined)?.set(f.base, f.values);
   return { ir, hr };
 }
 
@@ -50,7 +24,7 @@ function replay(file: string, device = 0x11) {
 function pollAt(file: string, i: number) {
   const ir = new RegisterBank();
   for (const { base, count } of THREE_PHASE_PAGES.filter((p) => p.fn === 0x04)) {
-    const pages = capturedPages(file, 0x04, base, count);
+    const pages = pagesOf(file, 0x04, base, count);
     ir.set(base, pages[Math.min(i, pages.length - 1)]!);
   }
   return ir;
@@ -65,7 +39,7 @@ test('the poll reads the banks the peer library reads, as seen on the wire', () 
     ['IR1000/60', 'IR1060/60', 'IR1120/60', 'IR1180/60', 'IR1240/60', 'IR1300/60', 'IR1360/54', 'HR1000/60 full', 'HR1060/60 full', 'HR1120/5 full'],
   );
   // Every page of the poll was answered by the real three-phase inverter.
-  for (const p of THREE_PHASE_PAGES) capturedPages(DETECT, p.fn, p.base, p.count);
+  for (const p of THREE_PHASE_PAGES) pagesOf(DETECT, p.fn, p.base, p.count);
   for (const p of THREE_PHASE_PAGES) assert.ok(p.count <= 60 && p.count > 0);
 });
 
@@ -138,12 +112,12 @@ test('detect capture: a discharging battery, HR settings, per-phase sums', () =>
 test('every captured poll: V×I ≈ battery power, and the per-phase registers add up to the totals', () => {
   let polls = 0;
   for (const file of [HASS174, DETECT, TEN_MIN]) {
-    const n = capturedPages(file, 0x04, 1120).length;
+    const n = pagesOf(file, 0x04, 1120).length;
     for (let i = 0; i < n; i++) {
       // Take the 1060 and 1120 pages at the same index; they come from the same poll cycle.
       const ir = new RegisterBank();
-      ir.set(1060, capturedPages(file, 0x04, 1060)[i] ?? capturedPages(file, 0x04, 1060).at(-1)!);
-      ir.set(1120, capturedPages(file, 0x04, 1120)[i]!);
+      ir.set(1060, pagesOf(file, 0x04, 1060)[i] ?? pagesOf(file, 0x04, 1060).at(-1)!);
+      ir.set(1120, pagesOf(file, 0x04, 1120)[i]!);
       const t = threePhaseTelemetry(ir, new RegisterBank());
       const vi = t.batteryVoltage! * t.batteryCurrent!;
       near(vi, t.batteryPower!, Math.max(10, Math.abs(t.batteryPower!) * 0.1), `${file} poll ${i}: V×I vs discharge − charge`);
