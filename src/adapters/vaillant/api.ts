@@ -7,7 +7,7 @@ import type { Got, Response } from 'got';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { http } from '../../io/http.js';
-import type { VaillantSession } from './auth.js';
+import { LoginError, failureReason, type VaillantSession } from './auth.js';
 
 export { API_URL } from './api-url.js';
 const HOUR = 3_600_000;
@@ -21,6 +21,17 @@ const HEADERS = {
   'ocp-apim-subscription-key': '1e0a2f3511fb4c5bbb1c7f9fedd20b1c',
   'user-agent': 'okhttp/4.9.2',
 };
+
+/** Which root a path is under: the end-user app API (`api_url`), or the two VRC700 roots next to it. */
+export type ApiBase = 'app' | 'vrc700' | 'control';
+
+/** The root of a base: vrc700/v1 and system-control/v1 sit beside end-user-app-api/v1. */
+export function baseUrl(apiUrl: string, base: ApiBase): string {
+  const app = apiUrl.replace(/\/+$/, '');
+  if (base === 'app') return app;
+  const root = app.replace(/\/end-user-app-api\/v1$/, '');
+  return `${root}/${base === 'vrc700' ? 'vrc700' : 'system-control'}/v1`;
+}
 
 export class ApiError extends Error {
   constructor(message: string, readonly status?: number) {
@@ -67,7 +78,7 @@ export class VaillantApi {
     return this.options.clock.now() >= this.pausedUntil && this.usedThisHour + count + reserve <= this.options.budgetPerHour;
   }
 
-  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, base: ApiBase = 'app'): Promise<unknown> {
     const now = this.options.clock.now();
     if (now < this.pausedUntil) {
       throw new ApiError(`requests to myVaillant are paused until ${new Date(this.pausedUntil).toISOString()} (${this.pauseReason})`);
@@ -75,10 +86,17 @@ export class VaillantApi {
     if (this.usedThisHour >= this.options.budgetPerHour) {
       throw new ApiError(`the budget of ${this.options.budgetPerHour} myVaillant requests per hour is spent`);
     }
-    let res = await this.send(method, path, body);
-    if (res.statusCode === 401) {
-      this.options.session.invalidate();
-      res = await this.send(method, path, body);
+    let res: Response<string>;
+    try {
+      res = await this.send(method, path, body, base);
+      if (res.statusCode === 401) {
+        this.options.session.invalidate();
+        res = await this.send(method, path, body, base);
+      }
+    } catch (err) {
+      if (err instanceof LoginError) throw err;
+      // A network error or a timeout, in words (DNS, unreachable, refused, timeout).
+      throw new ApiError(`myVaillant could not be reached for ${method} ${path.split('?')[0]}: ${failureReason(err)}`);
     }
     const status = res.statusCode;
     const text = res.body;
@@ -114,10 +132,10 @@ export class VaillantApi {
   }
 
   /** One request, counted; a network error or a timeout is thrown as the client's HttpError. */
-  private async send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<Response<string>> {
+  private async send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body: unknown, base: ApiBase): Promise<Response<string>> {
     const token = await this.options.session.token();
     this.sent.push(this.options.clock.now());
-    return this.http(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
+    return this.http(`${baseUrl(this.options.apiUrl, base)}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}` },
       ...(body !== undefined ? { json: body } : {}),

@@ -164,12 +164,25 @@ export class VaillantSession {
     if (this.refresh && this.refresh.expiresAt > this.options.clock.now()) {
       try {
         await this.exchange({ grant_type: 'refresh_token', client_id: CLIENT_ID, refresh_token: this.refresh.token });
+        this.lastError = undefined;
         return;
       } catch (err) {
-        this.options.log.info(`refreshing the myVaillant token failed (${(err as Error).message}); logging in again`);
+        // The portal out of reach: a login would fail the same way (and cost a proof-of-work).
+        if (!(err instanceof LoginError)) throw this.failed(err, 'refreshing the myVaillant token failed');
+        this.options.log.info(`refreshing the myVaillant token failed (${err.message}); logging in again`);
       }
     }
     await this.login();
+  }
+
+  /** Records why a login or refresh failed, logs it (once while it stays the same) and returns the error to throw. */
+  private failed(err: unknown, what: string): LoginError {
+    const message = err instanceof LoginError ? err.message : `${what}: ${failureReason(err)}`;
+    const repeated = message === this.lastError;
+    this.lastError = message;
+    if (repeated) this.options.log.debug(message);
+    else this.options.log.error(message);
+    return new LoginError(message);
   }
 
   private async login(): Promise<void> {
@@ -213,11 +226,9 @@ export class VaillantSession {
       this.loginNotBefore = 0;
       this.options.log.info(`logged in to myVaillant (${this.realm}) in ${Date.now() - t0} ms`);
     } catch (err) {
-      this.lastError = err instanceof LoginError ? err.message : `the myVaillant login failed: ${(err as Error).message}`;
       this.loginFailures++;
       this.loginNotBefore = this.options.clock.now() + Math.min(3_600_000, 300_000 * 2 ** (this.loginFailures - 1));
-      this.options.log.error(this.lastError);
-      throw new LoginError(this.lastError);
+      throw this.failed(err, 'the myVaillant login failed');
     }
   }
 
@@ -241,6 +252,45 @@ export class VaillantSession {
     this.refresh = { token: t.refresh_token, expiresAt: now + (t.refresh_expires_in || 30 * 86_400) * 1000 };
     await this.options.store.write(this.storeName, { refreshToken: t.refresh_token, refreshExpiresAt: this.refresh.expiresAt });
   }
+}
+
+const hostOf = (url: unknown): string => {
+  try {
+    return typeof url === 'string' ? new URL(url).host : 'the myVaillant server';
+  } catch {
+    return 'the myVaillant server';
+  }
+};
+
+/** Why a request to the portal failed, in words: DNS, unreachable, refused, timeout, TLS, or the error's own text. */
+export function failureReason(err: unknown): string {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; url?: unknown; message?: unknown };
+  const host = hostOf(e.url);
+  const code = typeof e.code === 'string' ? e.code : '';
+  switch (code) {
+    case 'ENOTFOUND':
+      return `the name ${host} was not found (DNS)`;
+    case 'EAI_AGAIN':
+      return `the name ${host} could not be looked up (DNS not answering)`;
+    case 'ECONNREFUSED':
+      return `${host} refused the connection`;
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+      return `${host} is unreachable (no route to the host)`;
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+      return `${host} is unreachable (no network)`;
+    case 'ETIMEDOUT':
+    case 'ESOCKETTIMEDOUT':
+      return `${host} did not answer in time (timeout)`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `the connection to ${host} was cut`;
+  }
+  if (e.name === 'TimeoutError') return `${host} did not answer in time (timeout)`;
+  if (/CERT|TLS|SSL/i.test(code)) return `the certificate of ${host} was refused (${code})`;
+  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 /** JSON from a login answer; a body that is not JSON is named, never quoted (it may hold a token). */

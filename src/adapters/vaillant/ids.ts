@@ -5,6 +5,10 @@ export const vaillantDeviceId = {
   system: (short: string) => `vaillant_${short}`,
   zone: (short: string, index: number) => `vaillant_${short}_zone_${index}`,
   dhw: (short: string, index: number) => `vaillant_${short}_dhw_${index}`,
+  /** A heat generator (heat pump, backup heater) by the start of its device uuid. */
+  generator: (short: string, uuid: string) => `vaillant_${short}_gen_${uuid.replace(/[^a-zA-Z0-9]/g, '').slice(0, 8).toLowerCase()}`,
+  /** An Ambisense room. */
+  room: (short: string, index: number) => `vaillant_${short}_room_${index}`,
 };
 
 /** Which device of which system an id names (the inverse of vaillantDeviceId). */

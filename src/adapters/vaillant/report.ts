@@ -1,4 +1,4 @@
-// The myVaillant system report (GET /systems/{id}/tli) into plain values. Items of state,
+// The myVaillant system report (GET /systems/{id}/tli, or vrc700/v1/systems/{id}) into plain values. Items of state,
 // properties and configuration are joined by `index`, not position; a field that is absent stays
 // undefined (the entity shows unknown, never 0). TLI and VRC700 key variants (research §2).
 
@@ -90,7 +90,8 @@ export function parseReport(systemId: string, report: unknown): SystemReport {
           ? (at: Date) => {
               const minutes = at.getHours() * 60 + at.getMinutes();
               const slot = list(program[DAYS[at.getDay()]!]).find((s) => minutes >= (s.startTime as number) && minutes < (s.endTime as number));
-              return num(slot?.setpoint);
+              // VRC700 slots carry no setpoint: inside one the zone heats to its day temperature.
+              return num(slot?.setpoint) ?? (slot ? num(heating.dayTemperatureHeating) : undefined);
             }
           : undefined,
       };

@@ -131,7 +131,7 @@ test('the HTTP client retries nothing for the API: a 503 or 429 with Retry-After
     assert.deepEqual([received, api.usedThisHour], [2, 2]);
     assert.equal(api.pauseReason, 'Retry-After from HTTP 429');
     clock.advance(2_000);
-    await assert.rejects(api.request('GET', '/homes'), (err: Error) => /^GET http:\/\/127\.0\.0\.1:\d+\/v1\/homes: (socket hang up|read ECONNRESET)$/.test(err.message));
+    await assert.rejects(api.request('GET', '/homes'), (err: Error) => /^myVaillant could not be reached for GET \/homes: the connection to 127\.0\.0\.1:\d+ was cut$/.test(err.message));
     assert.deepEqual([received, api.usedThisHour], [3, 3]);
   } finally {
     outage.closeAllConnections();
