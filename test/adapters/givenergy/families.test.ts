@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
-import { Recorder } from '../../helpers/mqtt-client.js';
+import { Recorder, eventually } from '../../helpers/mqtt-client.js';
 import { startGivEnergy } from '../../helpers/givenergy.js';
 import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
 import { capturePlant, type CapturePlant, type CaptureProfile } from '../../../src/simulators/givenergy-capture.js';
@@ -52,6 +52,12 @@ async function withPlant(plant: CapturePlant, expected: string[], check: (run: R
       assert.deepEqual(deviceDiscoveryProblems(`homeassistant/device/${id}/config`, config), [], `${id}: HA accepts its discovery`);
       if (id !== expected[0]) assert.equal(config.dev.via_device, `energy2mqtt_${expected[0]}`, `${id} is shown behind the inverter`);
       await rec.waitFor(`energy2mqtt/${id}/availability`, (p) => p === 'online', 5000, mark);
+    }
+    // Availability can come before the values: wait until every device has shown its states.
+    await rec.waitFor(`energy2mqtt/${expected[0]}/grid_power`, undefined, 5000, mark);
+    for (const id of expected) {
+      const shownState = () => rec.messages.slice(mark).some((m) => m.topic.startsWith(`energy2mqtt/${id}/`) && !m.topic.endsWith('/availability'));
+      await eventually(shownState, 5000, `${id}'s states`);
     }
     const devices = [...new Set(rec.messages.slice(mark).filter((m) => m.topic.startsWith('homeassistant/device/givenergy_') && m.payload !== '').map((m) => m.topic.split('/')[2]!))]
       .filter((id) => id === expected[0] || id.startsWith(`${expected[0]}_`)) // earlier tests' retained devices are not this plant's
