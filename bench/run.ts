@@ -11,6 +11,7 @@ import { benchRecovery } from './recovery.bench.js';
 import { benchVictron } from './victron.bench.js';
 import { benchViessmannMeter } from './viessmann-meter.bench.js';
 import { benchWaterHeater } from './water-heater.bench.js';
+import { benchWeb } from './web.bench.js';
 import { printTable, type Row } from './stats.js';
 
 const families: Array<{ key: string; title: string; run: (broker: TestBroker) => Promise<Row[]> }> = [
@@ -24,6 +25,7 @@ const families: Array<{ key: string; title: string; run: (broker: TestBroker) =>
   { key: 'water-heater', title: 'Water heater (issue 12)', run: () => benchWaterHeater() },
   { key: 'givenergy-evc', title: 'GivEnergy EV charger (issue 13)', run: benchGivenergyEvc },
   { key: 'givenergy-families', title: 'GivEnergy families (issue 13)', run: benchGivenergyFamilies },
+  { key: 'web', title: "The add-on's page (issue 15)", run: benchWeb },
 ];
 
 const wanted = process.argv.slice(2).map((a) => a.toLowerCase());

@@ -17,9 +17,13 @@ import type { Notice } from './notify/messages.js';
 import type { TempoAdapter } from './adapters/tempo/adapter.js';
 import { usesHomeAssistant } from './automation/options.js';
 import type { Engine } from './automation/engine.js';
+import type { WebServer } from './web/server.js';
 import type { Adapter, AdapterContext } from './adapters/adapter.js';
 import type { Options } from './options.js';
 import { VERSION } from './version.js';
+
+/** config.yaml's ingress_port: where the Supervisor's ingress proxy reaches the page. */
+export const INGRESS_PORT = 8099;
 
 export interface AppConfig {
   options: Options;
@@ -32,6 +36,12 @@ export interface AppConfig {
   clock?: Clock;
   /** More adapters besides those the options configure (tests use this to plug a test device in). */
   extraAdapters?: (contextFor: ContextFor) => Adapter[];
+  /**
+   * The page. As an add-on (SUPERVISOR_TOKEN set) it is served on the ingress port to the
+   * Supervisor's proxy only; elsewhere on 127.0.0.1 at `port` (or the web.port option), and not
+   * at all without one. Tests set what they need.
+   */
+  web?: { ingress?: boolean; host?: string; port?: number; allowedPeer?: string };
   /** Overrides for tests: shorter waits. */
   tuning?: {
     birthDelayMs?: { min: number; max: number };
@@ -53,6 +63,7 @@ export class App {
   private http?: Got;
   notifier?: Notifier;
   engine?: Engine;
+  web?: WebServer;
   private failedSafe = false;
   private stopped = false;
 
@@ -137,6 +148,30 @@ export class App {
     }
     const owners = ['bridge', ...this.adapters.map((a) => a.id), ...(this.engine ? ['automation'] : [])];
     await this.bridge.settle(owners);
+    await this.startWeb(clock);
+  }
+
+  /** The page (src/web/), loaded only when it is served. A page that cannot listen stops nothing else. */
+  private async startWeb(clock: Clock): Promise<void> {
+    const { options, web = {} } = this.config;
+    if (!options.web.enabled) return;
+    const ingress = web.ingress ?? Boolean(this.config.supervisorToken);
+    const port = ingress ? (web.port ?? INGRESS_PORT) : (web.port ?? options.web.port);
+    if (port === undefined) return;
+    const { WebServer } = await import('./web/server.js');
+    this.web = new WebServer({
+      bridge: this.bridge, engine: this.engine, surplusOptions: options.automation?.surplus, automation: options.automation, store: this.store, clock,
+      log: this.logs.child('web'), ingress, allowedPeer: web.allowedPeer, port,
+      // The Supervisor's proxy reaches the container on its own network address.
+      host: web.host ?? (ingress ? '0.0.0.0' : '127.0.0.1'),
+    });
+    try {
+      await this.web.start();
+    } catch (err) {
+      this.logs.child('web').error(`the page could not be served on port ${port}: ${(err as Error).message}`);
+      await this.web.stop().catch(() => undefined);
+      this.web = undefined;
+    }
   }
 
   /** Notifications (Prowl, HA notify services) when configured: how the Tempo family tells the user. */
@@ -221,6 +256,7 @@ export class App {
   }
 
   async stop(): Promise<void> {
+    await this.web?.stop().catch((err: Error) => this.logs.root.error(`the page did not stop cleanly: ${err.message}`));
     // The rules give their loads back first, while the devices can still be reached.
     await this.engine?.stop().catch((err: Error) => this.logs.root.error(`automation did not stop cleanly: ${err.message}`));
     for (const adapter of [...this.adapters].reverse()) {

@@ -1,9 +1,11 @@
 // `npm run demo`: a newcomer's first run. An embedded MQTT broker, the simulator of every device
-// family, and the bridge wired to them. Options: --port N (default 1883), --data DIR.
+// family, and the bridge wired to them, with the add-on's page on a local port. Options: --port N
+// (default 1883), --web-port N (default 8099, or any free port when it is taken), --data DIR.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import { App } from './app.js';
 import { EmbeddedBroker } from './embedded-broker.js';
 import { parseOptions } from './options.js';
@@ -13,7 +15,7 @@ import { victronDeviceId } from './adapters/victron/ids.js';
 import { slugOf } from './automation/options.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '1883' }, data: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '1883' }, 'web-port': { type: 'string', default: '8099' }, data: { type: 'string' } } });
   const wanted = Number(values.port);
   const broker = await EmbeddedBroker.create();
   let port: number;
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
   const simulators = await startDemoSimulators(port);
   const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'energy2mqtt-demo-'));
   const options = parseOptions({ mqtt: { host: '127.0.0.1', port }, ...simulators.options });
-  const app = new App({ options, dataDir });
+  const app = new App({ options, dataDir, web: { port: await portOrAny(Number(values['web-port'])) } });
   await app.start();
   // The heat pump polls the add-on's meter, which listens only from app.start() on.
   await simulators.startPollers();
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     [
       '',
       `energy2mqtt demo: embedded MQTT broker on 127.0.0.1:${port}, data in ${dataDir}`,
+      app.web ? `The add-on's page (what Home Assistant shows in its sidebar): http://127.0.0.1:${app.web.port}/` : 'The add-on\'s page could not be served (see the log).',
       'Simulators:',
       ...simulators.names.map((name) => `  - ${name}`),
       'Watch what Home Assistant would see:',
@@ -81,6 +84,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+}
+
+/** The port if it is free on 127.0.0.1, else 0 (any free one): the page should not stop the demo. */
+function portOrAny(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(0));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -81,6 +81,14 @@ function tlsReason(err: unknown): string {
   return /no start line|bad base64|PEM|unsupported|DECODER/i.test(text) ? 'not PEM' : /key values mismatch/i.test(text) ? 'the key does not match' : text.replace(/^error:[0-9A-F]+:/, '');
 }
 
+/** The add-on's page: through HA's ingress as an add-on; outside HA only on a port given here. */
+export const webOptions = z
+  .object({
+    enabled: z.boolean().default(true),
+    port: z.number().int().min(1).max(65535).optional(),
+  })
+  .strict();
+
 export const optionsSchema = z
   .object({
     mqtt: mqttOptions.default({ tls: false, reject_unauthorized: true }),
@@ -98,6 +106,7 @@ export const optionsSchema = z
     water_heater: z.array(waterHeaterOptions).default([]),
     notifications: notificationOptions.optional(),
     automation: automationOptions.optional(),
+    web: webOptions.default({ enabled: true }),
   })
   .strict()
   .refine((o) => o.base_topic !== o.discovery_prefix, { message: 'must differ from discovery_prefix', path: ['base_topic'] })
