@@ -143,7 +143,7 @@ export class GivEnergyAdapter implements Adapter {
     const hr0 = await this.client.read(0x11, 0x03, 0, 60);
     const model = detectModel(hr0);
     if (!model.supported) {
-      this.ctx.log.error(`${model.name} inverters (device type ${model.dtc}) are not supported yet; nothing is polled`);
+      this.ctx.log.error(`${model.name} inverters (device type ${model.dtc}) are not supported yet; nothing is polled or written`);
       this.dongle?.entities.get('last_error')?.update(`${model.name} inverters are not supported yet`);
       return;
     }

@@ -201,7 +201,7 @@ const slotControls = (kind: string, base: number): ControlFact[] =>
     ];
   });
 
-/** The holding registers the peer library writes on an EMS (at 0x11): HR 2040 and 2044–2071. Nothing here writes them yet. */
+/** The holding registers the peer library writes on an EMS (at 0x11): HR 2040 and 2044–2071 (family-controls.ts writes them). */
 export const EMS_CONTROLS: readonly ControlFact[] = [
   { register: 2040, meaning: 'Plant control ("Flexi EMS") enable', range: '0 off, 1 on', source: EMS_SOURCE },
   ...slotControls('Discharge', 2044),

@@ -49,6 +49,9 @@ export function ascii(words: number[]): string {
 export function detectModel(hr: number[]): InverterModel {
   const dtc = (hr[0] ?? 0).toString(16).padStart(4, '0');
   const prefix = dtc.slice(0, 2);
+  // A device type we have no map for (a new family, or 0000 from a dongle that answered zeros)
+  // is not guessed at: its registers may mean anything, so it is neither read nor written.
+  const known = FAMILY[dtc[0]!] !== undefined;
   let family = FAMILY[dtc[0]!] ?? 'hybrid';
   const arm = hr[21] ?? 0;
   let generation: InverterModel['generation'];
@@ -87,7 +90,7 @@ export function detectModel(hr: number[]): InverterModel {
     family,
     generation,
     hv: family === 'aio' || prefix === '81' || family === 'hybrid_3ph' || family === 'ac_3ph',
-    name: name ?? names[family],
+    name: known ? (name ?? names[family]) : `unknown (device type ${dtc})`,
     serial: ascii(hr.slice(13, 18)),
     batterySerial: ascii(hr.slice(8, 13)),
     firmware: `D0.${hr[19] ?? 0}-A0.${arm}`,
@@ -102,6 +105,6 @@ export function detectModel(hr: number[]): InverterModel {
     acCoupled: family === 'ac' || family === 'ac_3ph' || allInOne,
     // Three-phase, EMS and Gateway use other register banks (1000+, 1600+, 2040+: plant.ts). The
     // All in One hybrid (82xx) has no capture to build it from.
-    supported: prefix !== '82',
+    supported: known && prefix !== '82',
   };
 }

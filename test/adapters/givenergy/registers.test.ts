@@ -162,4 +162,9 @@ test('peer disagreement 3: 81xx is a single-phase HV Gen3 hybrid, 82xx an All in
   assert.deepEqual(model(0x8102), { dtc: '8102', family: 'hybrid', generation: 'Gen3', name: 'HV Gen3 Hybrid', hv: true, capacity: 8.19, maxW: 8000, address: 0x11, acRate: false, acCoupled: false, supported: true });
   assert.deepEqual(model(0x8201), { dtc: '8201', family: 'aio', generation: undefined, name: 'All in One Hybrid', hv: true, capacity: 8.19, maxW: 4095, address: 0x11, acRate: false, acCoupled: false, supported: false });
   assert.deepEqual(model(0x8301), { dtc: '8301', family: 'hybrid', generation: 'Gen4', name: 'Gen4 Hybrid', hv: false, capacity: 8.19, maxW: 4095, address: 0x11, acRate: false, acCoupled: false, supported: true });
+  // A device type with no map (a new family, or 0000 from a dongle that answered zeros) is neither read nor written.
+  for (const dtc of [0x0000, 0x9001, 0xa101]) {
+    const m = detectModel([dtc, ...BOOT_HR.slice(1)]);
+    assert.deepEqual([m.supported, m.name], [false, `unknown (device type ${dtc.toString(16).padStart(4, '0')})`]);
+  }
 });
