@@ -8,8 +8,13 @@ import type { Logger } from './logger.js';
 
 const NAME = /^[a-z0-9_-]+$/;
 
+export interface WriteOptions {
+  /** JSON without indentation: for large files written often (default: pretty-printed). */
+  compact?: boolean;
+}
+
 export class Store {
-  private writes = new Map<string, { running: Promise<void>; next?: unknown; hasNext: boolean }>();
+  private writes = new Map<string, { running: Promise<void>; next?: unknown; hasNext: boolean; options?: WriteOptions }>();
   private seq = 0;
 
   constructor(
@@ -50,19 +55,20 @@ export class Store {
   }
 
   /** Writes a value atomically. Writes to one file are serialised; a burst collapses to the last value. */
-  write(name: string, value: unknown): Promise<void> {
+  write(name: string, value: unknown, options?: WriteOptions): Promise<void> {
     const pending = this.writes.get(name);
     if (pending) {
       pending.next = value;
       pending.hasNext = true;
+      pending.options = options;
       return pending.running;
     }
-    const state: { running: Promise<void>; next?: unknown; hasNext: boolean } = { running: Promise.resolve(), hasNext: false };
+    const state: { running: Promise<void>; next?: unknown; hasNext: boolean; options?: WriteOptions } = { running: Promise.resolve(), hasNext: false, options };
     state.running = (async () => {
       let current: unknown = value;
       try {
         for (;;) {
-          await this.writeNow(name, current);
+          await this.writeNow(name, current, state.options);
           // Decide and unregister in the same tick: a write arriving later starts a new run
           // instead of being folded into one that has already finished.
           if (!state.hasNext) {
@@ -86,12 +92,12 @@ export class Store {
     await Promise.all([...this.writes.values()].map((w) => w.running.catch(() => undefined)));
   }
 
-  private async writeNow(name: string, value: unknown): Promise<void> {
+  private async writeNow(name: string, value: unknown, options?: WriteOptions): Promise<void> {
     const file = this.path(name);
     const tmp = `${file}.${process.pid}.${this.seq++}.tmp`;
     const handle = await fs.open(tmp, 'w');
     try {
-      await handle.writeFile(JSON.stringify(value, null, 2) + '\n');
+      await handle.writeFile((options?.compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + '\n');
       await handle.sync();
     } finally {
       await handle.close();

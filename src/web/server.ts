@@ -84,10 +84,11 @@ export class WebServer {
   private unsubscribe?: () => void;
   private heartbeat?: TimerHandle;
   private stopped = false;
+  private hostRefused = false;
 
   constructor(private readonly options: WebServerOptions) {
     this.timelines = new Timelines(options.store, options.clock);
-    if (options.engine && options.automation) this.days = new DayRecorder(options.engine.sources, options.store, options.clock);
+    if (options.engine && options.automation) this.days = new DayRecorder(options.engine.sources, options.store, options.clock, options.automation.timezone);
   }
 
   /** The port it listens on (after start()). */
@@ -97,7 +98,7 @@ export class WebServer {
 
   async start(): Promise<number> {
     this.loadStatic();
-    await this.timelines.load();
+    await this.timelines.load(this.options.engine?.rules.map((r) => r.slug) ?? []);
     await this.days?.start();
     const { bridge, engine } = this.options;
     // What the devices hold now came in while the add-on started.
@@ -233,6 +234,12 @@ export class WebServer {
       this.options.log.warn(`page: refused a request from ${String(req.socket.remoteAddress)}, which is not Home Assistant's ingress`);
       return this.reply(res, 403, { error: 'only reachable through Home Assistant (ingress)' });
     }
+    if (!this.options.ingress && !this.localHost(req)) {
+      // Once: a rebinding page could fill the log.
+      if (!this.hostRefused) this.options.log.warn(`page: refused a request for host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}, not this machine's loopback address`);
+      this.hostRefused = true;
+      return this.reply(res, 403, { error: 'use http://127.0.0.1:<port>/ or http://localhost:<port>/' });
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     try {
       if (req.method === 'GET' || req.method === 'HEAD') return this.get(req, res, path);
@@ -246,8 +253,16 @@ export class WebServer {
   }
 
   private fromIngress(req: IncomingMessage): boolean {
-    const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    return peer === (this.options.allowedPeer ?? INGRESS_PEER);
+    return isAllowedPeer(req.socket.remoteAddress, this.options.allowedPeer ?? INGRESS_PEER);
+  }
+
+  /**
+   * Outside HA the page answers only for a loopback name and its own port: after DNS rebinding a
+   * page of another site reaches 127.0.0.1 under its own name, and Origin and Host agree.
+   */
+  private localHost(req: IncomingMessage): boolean {
+    const port = this.port;
+    return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(String(req.headers.host ?? '').toLowerCase());
   }
 
   private get(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -258,7 +273,14 @@ export class WebServer {
       const { bridge, engine, surplusOptions, clock } = this.options;
       return this.reply(res, 200, snapshot(bridge, engine, surplusOptions, this.updatedAt, clock.now()));
     }
-    if (path === '/api/events') return this.events(req, res);
+    if (path === '/api/events') {
+      // A HEAD would hold a viewer's slot with nothing to read.
+      if (req.method === 'HEAD') {
+        res.setHeader('Allow', 'GET');
+        return this.reply(res, 405, { error: 'the live stream is read with GET' });
+      }
+      return this.events(req, res);
+    }
     if (path === '/api/replay') return this.reply(res, 200, { days: this.days?.days() ?? [] });
     const timeline = /^\/api\/rules\/([^/]+)\/timeline$/.exec(path);
     if (timeline && SLUG.test(timeline[1]!) && this.options.engine?.rules.some((r) => r.slug === timeline[1])) {
@@ -307,7 +329,7 @@ export class WebServer {
     const rule = match && SLUG.test(match[1]!) ? this.options.engine?.rules.find((r) => r.slug === match[1]) : undefined;
     if (!rule) return this.reply(res, 404, { error: 'no such rule' });
     const text = await readBody(req);
-    if (text === undefined) return this.reply(res, 413, { error: `body longer than ${MAX_BODY} bytes` });
+    if (text === undefined) return this.tooLarge(req, res, `body longer than ${MAX_BODY} bytes`);
     let parsed;
     try {
       parsed = toggleBody.safeParse(JSON.parse(text));
@@ -331,7 +353,7 @@ export class WebServer {
     const { automation } = this.options;
     if (!automation || !this.days) return this.reply(res, 404, { error: 'no automation rules to replay' });
     const text = await readBody(req, 8 * MAX_BODY);
-    if (text === undefined) return this.reply(res, 413, { error: 'body too long' });
+    if (text === undefined) return this.tooLarge(req, res, 'body too long');
     let parsed;
     try {
       parsed = replayBody.safeParse(JSON.parse(text));
@@ -373,10 +395,22 @@ export class WebServer {
     return undefined;
   }
 
+  /** 413 for a body over the limit: the answer first, then the connection is closed (the rest is not read). */
+  private tooLarge(req: IncomingMessage, res: ServerResponse, error: string): void {
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => req.destroy());
+    this.reply(res, 413, { error });
+  }
+
   private reply(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) }).end(text);
   }
+}
+
+/** Whether a socket's peer is `allowed` (an IPv4 peer may come as ::ffff:a.b.c.d on a dual-stack socket). Headers are never trusted. */
+export function isAllowedPeer(remoteAddress: string | undefined, allowed: string): boolean {
+  return (remoteAddress ?? '').replace(/^::ffff:/i, '') === allowed;
 }
 
 /** Runs the replay worker (compiled .js in the add-on, .ts under tsx) and waits for its answer. */
@@ -388,7 +422,8 @@ function runWorker(job: ReplayJob): Promise<{ ok: boolean; result?: unknown; err
     ? new URL(`data:text/javascript,${encodeURIComponent(`import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(file.href)});`)}`)
     : file;
   return new Promise((resolve) => {
-    const worker = new Worker(entry, { workerData: job });
+    // The worker shares the add-on's memory on a small Pi: a day that does not fit fails alone.
+    const worker = new Worker(entry, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 } });
     const timer = setTimeout(() => {
       void worker.terminate();
       resolve({ ok: false, error: `the replay took longer than ${REPLAY_LIMIT_MS / 1000} s` });
@@ -412,8 +447,10 @@ function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string | unde
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop reading; the caller answers 413 and closes the connection after the answer.
+        req.removeAllListeners('data');
+        req.pause();
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(chunk);

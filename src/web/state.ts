@@ -45,6 +45,8 @@ export interface FlowView {
   soc: number | null;
   load: number | null;
   surplus: number | null;
+  /** The automation's grid source the surplus is computed from (it may not be the grid shown). */
+  surplusSource: string | null;
   /** How many inverters (or GX) the figures add up. */
   sources: number;
   /** What each rule's load draws, as the engine counts it. */
@@ -172,6 +174,7 @@ export function flowOf(bridge: Bridge, engine?: Engine, surplusOptions?: Surplus
     pv: round(pv), grid: round(grid), battery: round(battery), load: round(load),
     soc: socs.length ? Math.round(socs.reduce((a, b) => a + b, 0) / socs.length) : null,
     surplus: round(num(surplusEntity)),
+    surplusSource: surplusOptions?.grid ?? null,
     sources,
     loads,
     appliances,

@@ -47,6 +47,8 @@ test('the flow shows the simulated inverter and follows it when its values chang
     assert.equal(await text(page, '#flow-grid-value'), '139 W');
     assert.equal(await text(page, '#flow-grid-dir'), 'import');
     assert.equal(await text(page, '#flow-soc-value'), '17 %');
+    // The surplus is the automation's, from its own grid source: labelled so, next to the inverter's grid figure.
+    assert.match(await text(page, '#flow-surplus'), /^Surplus .*\(automation: grid\)$/);
     // The device, its values and a link into HA for each entity.
     const card = page.locator(`#device-${DEV}`);
     await card.locator('.badge.online').waitFor();
@@ -128,24 +130,28 @@ test('toggling a rule and the dry run from the page goes through the command pat
 });
 
 test('the page works under the ingress path prefix, as HA serves it', async () => {
-  const proxy = await ingressProxy(world.t.app.web!.port);
-  const page = await open(proxy.url);
+  // As an add-on (ingress mode) behind the proxy; the loopback address stands for the Supervisor's.
+  const addon = await startPageWorld(broker.port, { web: { port: 0, ingress: true, host: '127.0.0.1', allowedPeer: '127.0.0.1' } });
+  const proxy = await ingressProxy(addon.t.app.web!.port);
+  let page: Page | undefined;
   try {
+    page = await open(proxy.url);
     await page.locator('#flow-pv-value', { hasText: 'W' }).waitFor({ timeout: 5000 });
     assert.notEqual(await text(page, '#flow-pv-value'), '–');
     await page.locator(`#rule-${RULE} .timeline li`).first().waitFor({ timeout: 5000 });
     // Live through the proxy, and a toggle through it reaches the engine.
-    world.sim.ir[18] = 1000;
-    world.sim.ir[20] = 500;
-    await world.adapter.poll(false);
+    addon.sim.ir[18] = 1000;
+    addon.sim.ir[20] = 500;
+    await addon.adapter.poll(false);
     await page.locator('#flow-pv-value', { hasText: '1500 W' }).waitFor({ timeout: 5000 });
     await page.locator(`#rule-${RULE} input.enabled`).click();
-    await eventually(() => world.t.app.engine!.rules[0]!.enabled === false, 3000, 'disabled through ingress');
+    await eventually(() => addon.t.app.engine!.rules[0]!.enabled === false, 3000, 'disabled through ingress');
     await page.locator(`#rule-${RULE} input.enabled`).click();
-    await eventually(() => world.t.app.engine!.rules[0]!.enabled === true, 3000, 'enabled through ingress');
+    await eventually(() => addon.t.app.engine!.rules[0]!.enabled === true, 3000, 'enabled through ingress');
   } finally {
-    await page.close();
+    await page?.close();
     await proxy.close();
+    await addon.stop();
   }
 });
 

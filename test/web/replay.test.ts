@@ -35,7 +35,7 @@ test('a recorded day replays through the rules as set and with a changed thresho
     await eventually(() => t.app.engine!.sources.get('grid')!.value === -2000, 3000, 'the grid reading');
     for (let s = 0; s < 2 * 3600; s += 10) clock.advance(10_000); // two hours of 2 kW export, a row every 10 s
     await t.app.web!.days!.save();
-    assert.ok(existsSync(`${t.dataDir}/web_day_2026-06-21.json`), 'the day is on disk');
+    assert.ok(existsSync(`${t.dataDir}/web_day_2026-06-21.csv`), 'the day is on disk');
     assert.deepEqual(t.app.web!.days!.days(), ['2026-06-21']);
 
     const page = await browser.newPage();

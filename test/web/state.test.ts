@@ -42,6 +42,7 @@ test('the flow adds up two GivEnergy inverters (+ export, + discharge) and a Vic
   assert.equal(flow.load, 1500 + 1500 + 600);
   assert.equal(flow.soc, 60, 'the mean of the three');
   assert.deepEqual(flow.appliances, [{ id: 'water_heater_tank', name: 'water_heater_tank', drawn: 1800 }]);
+  assert.equal(flow.surplusSource, null, 'no automation: no surplus source');
 });
 
 test('HA entity ids are those discovery gives (default_entity_id)', () => {

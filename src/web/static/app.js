@@ -56,7 +56,8 @@ function renderFlow(flow) {
   setLink('link-grid', flow.grid, true);
   setLink('link-battery', flow.battery === null ? null : -flow.battery, false);
   setLink('link-load', flow.load, true);
-  $('flow-surplus').textContent = `Surplus ${watts(flow.surplus)}`;
+  // The surplus is the automation's, from its own grid source: said so, as the Grid node may show another meter.
+  $('flow-surplus').textContent = `Surplus ${watts(flow.surplus)}${flow.surplusSource ? ` (automation: ${flow.surplusSource})` : ''}`;
   $('flow-sources').textContent = flow.sources === 0 ? 'from the automation\'s measurements' : flow.sources === 1 ? 'one inverter' : `${flow.sources} inverters`;
   $('flow-loads').replaceChildren(
     ...flow.loads.map((load) => h('li', { 'data-rule': load.slug }, load.name, h('span', { class: `badge ${load.state}` }, load.state), h('b', {}, watts(load.drawn)))),
