@@ -89,6 +89,7 @@ export class MyVaillantSimulator {
   private quotaUntil = 0;
   private pending: Array<{ at: number; apply: () => void }> = [];
   private troubleCodes = new Map<string, Array<{ serialNumber: string; articleNumber: string; codes: VaillantTroubleCode[] }>>();
+  private lateHours = new Map<number, { at: number; missing: boolean }>();
   port = 0;
 
   constructor(readonly options: VaillantSimOptions) {}
@@ -135,6 +136,14 @@ export class MyVaillantSimulator {
     let entry = list.find((e) => e.serialNumber === serialNumber);
     if (!entry) list.push((entry = { serialNumber, articleNumber, codes: [] }));
     entry.codes.push({ occurrenceTimestamp: isoZ(this.now()), ...code });
+  }
+
+  /**
+   * The hour starting at `hourStart` is uploaded late (a gateway that was offline): until
+   * `availableAt` its buckets are 0, or missing with `missing`, for every device and series.
+   */
+  fillLate(hourStart: number, availableAt: number, options: { missing?: boolean } = {}): void {
+    this.lateHours.set(hourStart, { at: availableAt, missing: options.missing ?? false });
   }
 
   clearTroubleCodes(systemId: string): void {
@@ -502,6 +511,11 @@ export class MyVaillantSimulator {
     const data: Array<{ startDate: string; endDate: string; value: number }> = [];
     for (; t < end && data.length < 10_000; t = next(t)) {
       const value = this.energyWh(systemId, device, operationMode, energyType, Math.max(t, start), Math.min(next(t), end));
+      const late = this.lateHours.get(t);
+      if (late && this.now() < late.at) {
+        if (!late.missing) data.push({ startDate: isoZ(t), endDate: isoZ(next(t)), value: 0 });
+        continue;
+      }
       data.push({ startDate: isoZ(t), endDate: isoZ(next(t)), value });
     }
     const totalConsumption = data.reduce((sum, b) => sum + b.value, 0);

@@ -15,10 +15,11 @@ import type { BinarySensorSpec, ClimateSpec, EntitySpec, NumberSpec, SelectSpec,
 import { z } from 'zod';
 import { VaillantApi, ApiError, type ApiBase } from './api.js';
 import { LoginError, VaillantSession } from './auth.js';
-import { ENERGY_SERIES, ENERGY_SUMS, MAX_CATCH_UP_MS, addBuckets, bucketsPath, countableUntil, energyStoreShape, parseCurrentSystem, type EnergyStore, type HeatGenerator, type SeriesKey } from './energy.js';
+import { ENERGY_SERIES, ENERGY_SUMS, MAX_CATCH_UP_MS, addBuckets, bucketsPath, countableUntil, energyStoreShape, parseCurrentSystem, requestFrom, type EnergyStore, type HeatGenerator, type SeriesKey } from './energy.js';
 import { parseRooms, parseTroubleCodes, troubleSummary, type Room } from './diagnostics.js';
 import type { VaillantAccountOptions } from './options.js';
 import { normalSetpoint, parseReport, type SystemReport } from './report.js';
+import { clip, oneLine, quote } from '../../core/outside-text.js';
 
 /** How long a command's effect is believed over a report that says otherwise. */
 export const TRUST_COMMAND_MS = 600_000;
@@ -26,6 +27,8 @@ const COMMAND_RESERVE = 4;
 const MPC_EVERY_MS = 600_000;
 /** After a failed energy or diagnostics fetch, no new try before this. */
 const ENERGY_RETRY_MS = 900_000;
+/** After a control-identifier answer without an identifier, no new question before this. */
+const IDENTIFY_RETRY_MS = 600_000;
 
 /** Where a request goes: its root and its path. */
 interface Target {
@@ -166,6 +169,8 @@ interface SystemState {
   generatorEntities: Map<string, Map<string, Sensor>>;
   /** No energy or diagnostics fetch before this (after a failure). */
   energyRetryAt: number;
+  /** The controller is not asked again before this (after an answer without one). */
+  identifyAt: number;
   /** Ambisense rooms: undefined = not asked yet, [] = none (409/404: not asked again). */
   rooms?: Room[];
   roomsAt: number;
@@ -233,7 +238,7 @@ export class VaillantAdapter implements Adapter {
           if (!home.systemId) continue;
           this.systems.set(home.systemId, {
             id: home.systemId, short: home.systemId.replace(/[^a-zA-Z0-9]/g, '').slice(0, 8).toLowerCase(), zones: new Map(), cylinders: new Map(), lastMpc: 0,
-            generatorEntities: new Map(), energyRetryAt: 0, roomsAt: 0, roomEntities: new Map(),
+            generatorEntities: new Map(), energyRetryAt: 0, roomsAt: 0, roomEntities: new Map(), identifyAt: 0,
           });
         }
         if (this.systems.size === 0) this.ctx.log.warn('the myVaillant account has no system');
@@ -243,6 +248,7 @@ export class VaillantAdapter implements Adapter {
         // A failing system (an offline gateway) must not stop the others.
         try {
           if (!system.controls) {
+            if (this.ctx.clock.now() < system.identifyAt) continue;
             if (!this.api.fits(1, COMMAND_RESERVE)) break;
             if (!(await this.identify(system))) continue;
           }
@@ -295,13 +301,21 @@ export class VaillantAdapter implements Adapter {
     this.showStatus();
   }
 
-  /** Asks a system's controller once; false for a controller that is not supported (shown as such). */
+  /**
+   * Asks a system's controller once; false for a controller that is not supported (shown as such).
+   * Only a 404 means TLI (myPyllant's default); an answer without a usable identifier is unknown:
+   * nothing is polled or sent, and it is asked again after IDENTIFY_RETRY_MS.
+   */
   private async identify(system: SystemState): Promise<boolean> {
     let controller: string;
     try {
       const answer = await this.api.request('GET', `/systems/${system.id}/meta-info/control-identifier`);
-      const c = (answer as { controlIdentifier?: unknown }).controlIdentifier;
-      controller = typeof c === 'string' && c.trim() ? c.trim().toLowerCase() : 'tli';
+      const c = answer && typeof answer === 'object' ? (answer as { controlIdentifier?: unknown }).controlIdentifier : undefined;
+      if (typeof c !== 'string' || !c.trim()) {
+        system.identifyAt = this.ctx.clock.now() + IDENTIFY_RETRY_MS;
+        throw new ApiError(`the controller is unknown (the control-identifier answer has no controlIdentifier: ${quote(JSON.stringify(answer) ?? '', 80)}); asked again in ${IDENTIFY_RETRY_MS / 60_000} min`);
+      }
+      controller = c.trim().toLowerCase();
     } catch (err) {
       // Systems that do not answer this have the TLI API (myPyllant's default).
       if (!(err instanceof ApiError && err.status === 404)) throw err;
@@ -314,9 +328,11 @@ export class VaillantAdapter implements Adapter {
       return true;
     }
     system.unsupported = true;
-    this.ctx.log.warn(`system ${system.short}: the controller "${controller}" is not supported; the system is not polled`);
-    const dev = this.ctx.devices.device({ id: vaillantDeviceId.system(system.short), name: `Vaillant ${controller} ${system.short}`, manufacturer: 'Vaillant', model: controller }, this.id);
-    dev.sensor({ key: 'support', name: 'Support', icon: 'mdi:alert-circle-outline' }).update(`not supported: the controller "${controller}" has an API energy2mqtt does not read`);
+    // The cloud's text: quoted in the log, one short line in names and the sensor.
+    const shown = clip(oneLine(controller), 40);
+    this.ctx.log.warn(`system ${system.short}: the controller ${quote(controller, 40)} is not supported; the system is not polled`);
+    const dev = this.ctx.devices.device({ id: vaillantDeviceId.system(system.short), name: `Vaillant ${shown} ${system.short}`, manufacturer: 'Vaillant', model: shown }, this.id);
+    dev.sensor({ key: 'support', name: 'Support', icon: 'mdi:alert-circle-outline' }).update(`not supported: the controller "${shown}" has an API energy2mqtt does not read`);
     system.device = dev;
     return false;
   }
@@ -346,8 +362,15 @@ export class VaillantAdapter implements Adapter {
     return (system.generators ? 0 : 1) + buckets + 1 + (system.rooms?.length && !roomsFresh ? 1 : 0);
   }
 
+  /**
+   * One energy round. The new counters are published and kept only once the store has them: a
+   * total shown but not saved would come back lower after a restart, and HA would take the drop
+   * for a meter reset. When the write fails the counters go back to the saved ones, and the same
+   * hours are asked for again after ENERGY_RETRY_MS.
+   */
   private async fetchEnergy(system: SystemState): Promise<void> {
-    const store = system.energy!;
+    const saved = system.energy!;
+    const store: EnergyStore = structuredClone(saved);
     const now = this.ctx.clock.now();
     let complete = true;
     try {
@@ -355,12 +378,12 @@ export class VaillantAdapter implements Adapter {
       if (!system.generators) return;
       const to = countableUntil(now);
       for (const g of system.generators) {
-        const saved = (store.generators[g.uuid] ??= { name: g.name, series: {} });
+        const kept = (store.generators[g.uuid] ??= { name: g.name, series: {} });
         for (const key of g.series) {
-          let counter = saved.series[key];
+          let counter = kept.series[key];
           if (!counter) {
             // Counted from now on: the first sight starts at zero, without a request.
-            saved.series[key] = { wh: 0, until: to };
+            kept.series[key] = { wh: 0, until: to, recent: {}, since: to };
             continue;
           }
           if (counter.until >= to) continue;
@@ -372,23 +395,29 @@ export class VaillantAdapter implements Adapter {
             complete = false;
             break;
           }
-          const answer = await this.api.request('GET', bucketsPath(system.id, g.uuid, key, counter.until, to));
-          const result = addBuckets(counter, answer, to);
-          saved.series[key] = result.counter;
+          // From RECHECK_MS back: hours filled late or corrected since are counted by their growth.
+          const answer = await this.api.request('GET', bucketsPath(system.id, g.uuid, key, requestFrom(counter), to));
+          kept.series[key] = addBuckets(counter, answer, to).counter;
         }
       }
-      if (complete) {
-        store.lastFetch = now;
-        await this.fetchDiagnostics(system);
-      }
+      if (complete) store.lastFetch = now;
     } catch (err) {
       system.energyRetryAt = now + ENERGY_RETRY_MS;
       if (err instanceof LoginError) throw err;
       this.ctx.log.warn(`system ${system.short}: energy: ${(err as Error).message}`);
     } finally {
-      await this.ctx.store.write(this.energyStoreName(system), store).catch((err: Error) => this.ctx.log.warn(`energy totals not saved: ${err.message}`));
+      try {
+        await this.ctx.store.write(this.energyStoreName(system), store);
+        system.energy = store;
+      } catch (err) {
+        // Not saved: nothing new is shown, and these hours are asked for again.
+        system.energy = saved;
+        system.energyRetryAt = now + ENERGY_RETRY_MS;
+        this.ctx.log.warn(`system ${system.short}: energy totals not saved (${(err as Error).message}); asked for again in ${ENERGY_RETRY_MS / 60_000} min`);
+      }
       this.showEnergy(system);
     }
+    if (complete && system.energy === store && store.lastFetch === now) await this.fetchDiagnostics(system);
   }
 
   /** The heat generators (once per run), their energy sensors, and the totals kept from before. */
@@ -410,6 +439,8 @@ export class VaillantAdapter implements Adapter {
   }
 
   private async fetchDiagnostics(system: SystemState): Promise<void> {
+    // Each request keeps the command reserve (a command may have spent some during the buckets).
+    if (!this.api.fits(1, COMMAND_RESERVE)) return;
     try {
       const codes = parseTroubleCodes(await this.api.request('GET', `/systems/${system.id}/diagnostic-trouble-codes`));
       system.entities?.troubleCodes.update(troubleSummary(codes));
@@ -425,6 +456,7 @@ export class VaillantAdapter implements Adapter {
 
   /** Ambisense rooms; a 409 (NO_FACILITY_FOR_SYSTEM_ID) or 404 means none, and they are not asked again. */
   private async fetchRooms(system: SystemState): Promise<void> {
+    if (!this.api.fits(1, COMMAND_RESERVE)) return;
     try {
       system.rooms = parseRooms(await this.api.request('GET', `/api/v1/ambisense/facilities/${system.id}/rooms`));
       system.roomsAt = this.ctx.clock.now();
@@ -516,7 +548,7 @@ export class VaillantAdapter implements Adapter {
   private declare(system: SystemState, report: SystemReport): void {
     const registry = this.ctx.devices;
     const owner = this.id;
-    const dev = registry.device({ id: vaillantDeviceId.system(system.short), name: `Vaillant system ${system.short}`, manufacturer: 'Vaillant', model: report.controller ?? 'sensoNET' }, owner);
+    const dev = registry.device({ id: vaillantDeviceId.system(system.short), name: `Vaillant system ${system.short}`, manufacturer: 'Vaillant', model: report.controller ? clip(oneLine(report.controller), 40) : 'sensoNET' }, owner);
     system.device = dev;
     const t = { deviceClass: 'temperature', unit: '°C', stateClass: 'measurement' } as const;
     system.entities = {

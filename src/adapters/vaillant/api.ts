@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { http } from '../../io/http.js';
 import { LoginError, failureReason, type VaillantSession } from './auth.js';
+import { quote } from '../../core/outside-text.js';
 
 export { API_URL } from './api-url.js';
 const HOUR = 3_600_000;
@@ -91,10 +92,14 @@ export class VaillantApi {
       res = await this.send(method, path, body, base);
       if (res.statusCode === 401) {
         this.options.session.invalidate();
+        // The retry is a request of its own: it too must fit the budget.
+        if (this.usedThisHour >= this.options.budgetPerHour) {
+          throw new ApiError(`myVaillant refused ${method} ${path.split('?')[0]} (HTTP 401) and the budget of ${this.options.budgetPerHour} requests per hour has no room for a retry with a new token`, 401);
+        }
         res = await this.send(method, path, body, base);
       }
     } catch (err) {
-      if (err instanceof LoginError) throw err;
+      if (err instanceof LoginError || err instanceof ApiError) throw err;
       // A network error or a timeout, in words (DNS, unreachable, refused, timeout).
       throw new ApiError(`myVaillant could not be reached for ${method} ${path.split('?')[0]}: ${failureReason(err)}`);
     }
@@ -112,7 +117,8 @@ export class VaillantApi {
       this.pause(Math.min(900, 30 * 2 ** (this.failures - 1)), `myVaillant answered ${status}`);
       throw new ApiError(`myVaillant is unavailable (HTTP ${status})`, status);
     }
-    if (status < 200 || status > 299) throw new ApiError(`myVaillant refused ${method} ${path}: HTTP ${status} ${text.slice(0, 200)}`, status);
+    // The cloud's body is outside text: quoted, escaped and cut before it reaches a log or a sensor.
+    if (status < 200 || status > 299) throw new ApiError(`myVaillant refused ${method} ${path}: HTTP ${status} ${quote(text)}`, status);
     this.failures = 0;
     if (!text) return {};
     try {

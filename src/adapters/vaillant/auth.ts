@@ -11,6 +11,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Secrets } from '../../core/secrets.js';
 import type { Store } from '../../core/store.js';
 import { http, logRetries, MemoryCookieJar } from '../../io/http.js';
+import { clip, oneLine } from '../../core/outside-text.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 export const CLIENT_ID = 'myvaillant';
@@ -159,7 +160,11 @@ export class VaillantSession {
   private async renew(): Promise<void> {
     if (!this.refresh) {
       const saved = await this.options.store.read(this.storeName, savedShape, { refreshToken: '', refreshExpiresAt: 0 });
-      if (saved.refreshToken) this.refresh = { token: saved.refreshToken, expiresAt: saved.refreshExpiresAt };
+      if (saved.refreshToken) {
+        // A secret from the first moment it is held, like one from an exchange.
+        this.options.secrets.add(saved.refreshToken);
+        this.refresh = { token: saved.refreshToken, expiresAt: saved.refreshExpiresAt };
+      }
     }
     if (this.refresh && this.refresh.expiresAt > this.options.clock.now()) {
       try {
@@ -216,7 +221,7 @@ export class VaillantSession {
         code = codeFrom(posted.headers.location);
         if (!code) {
           const message = loginPageMessage(posted.body);
-          throw new LoginError(`myVaillant refused the login: ${message ?? `HTTP ${posted.statusCode} without a code`}`);
+          throw new LoginError(`myVaillant refused the login: ${message !== undefined ? clip(oneLine(message), 100) : `HTTP ${posted.statusCode} without a code`}`);
         }
       }
       await this.exchange({ grant_type: 'authorization_code', client_id: CLIENT_ID, code, code_verifier: verifier, redirect_uri: REDIRECT_URI });
@@ -242,7 +247,8 @@ export class VaillantSession {
     }
     if (res.statusCode < 200 || res.statusCode > 299) {
       const b = body as { error?: string; error_description?: string } | undefined;
-      throw new LoginError(`token request refused (${res.statusCode} ${b?.error_description ?? b?.error ?? ''})`.replace(/ \)$/, ')'));
+      const why = b?.error_description ?? b?.error;
+      throw new LoginError(`token request refused (${res.statusCode}${typeof why === 'string' && why ? ` ${clip(oneLine(why), 100)}` : ''})`);
     }
     const t = tokenShape.parse(body);
     const now = this.options.clock.now();

@@ -139,3 +139,44 @@ test('the HTTP client retries nothing for the API: a 503 or 429 with Retry-After
     await sim.close();
   }
 });
+
+test('the retry after a 401 must fit the budget; a refusal body is quoted, escaped and cut', async () => {
+  const { sim, clock } = await setup();
+  const answers: Array<(res: ServerResponse) => void> = [];
+  let received = 0;
+  const cloud = createServer((req, res) => {
+    received++;
+    req.resume();
+    req.on('end', () => answers.shift()!(res));
+  });
+  await new Promise<void>((resolve) => cloud.listen(0, '127.0.0.1', resolve));
+  const unauthorized = (res: ServerResponse) => (res.writeHead(401), res.end('{}'));
+  try {
+    const log = new LogHub({ level: 'error', secrets: new Secrets() }).child('vaillant');
+    const store = new Store(tempDir());
+    store.open();
+    const session = new VaillantSession({ username: 'u@example.com', password: 'pw-123456', brand: 'vaillant', country: 'germany', identityUrl: sim.identityUrl, clock, log, store, secrets: new Secrets() });
+    const apiUrl = `http://127.0.0.1:${(cloud.address() as { port: number }).port}/v1`;
+    // A budget of 1: the 401 is answered, and the retry is not sent.
+    const tight = new VaillantApi({ apiUrl, session, clock, log, budgetPerHour: 1 });
+    answers.push(unauthorized);
+    await assert.rejects(tight.request('GET', '/homes'), (err: Error) => err instanceof ApiError && err.status === 401 && /no room for a retry/.test(err.message));
+    assert.deepEqual([received, tight.usedThisHour], [1, 1]);
+    // With room: retried once with a new token.
+    const roomy = new VaillantApi({ apiUrl, session, clock, log, budgetPerHour: 5 });
+    answers.push(unauthorized, (res) => (res.writeHead(200), res.end('[]')));
+    assert.deepEqual(await roomy.request('GET', '/homes'), []);
+    assert.deepEqual([received, roomy.usedThisHour], [3, 2]);
+    // The cloud's text in an error: one line, quoted, at most 200 characters of it.
+    answers.push((res) => (res.writeHead(400), res.end(`bad 'request'\nERROR forged line ${'x'.repeat(500)}`)));
+    await assert.rejects(roomy.request('GET', '/homes'), (err: Error) => {
+      assert.ok(!err.message.includes('\n'), err.message);
+      assert.match(err.message, /^myVaillant refused GET \/homes: HTTP 400 'bad \\'request\\'\\nERROR forged line x+'… \(\d+ chars\)$/);
+      return true;
+    });
+  } finally {
+    cloud.closeAllConnections();
+    cloud.close();
+    await sim.close();
+  }
+});

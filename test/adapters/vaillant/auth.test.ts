@@ -1,7 +1,8 @@
 // The myVaillant login against the simulated portal (identity server with ALTCHA) on real HTTP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, request } from 'node:http';
 import { VaillantSession, realmFor, solveAltcha, LoginError } from '../../../src/adapters/vaillant/auth.js';
 import { MyVaillantSimulator } from '../../../src/simulators/myvaillant.js';
@@ -162,6 +163,48 @@ test('a login page answering 503 with Retry-After is asked again after it; the f
     assert.equal(refused, 2, 'the login page was asked twice');
     assert.deepEqual(paths(sim), ['GET /protocol/openid-connect/auth', 'GET /api/altcha/challenge', 'POST /login-actions/authenticate', 'POST /protocol/openid-connect/token']);
     assert.ok(lines.some((l) => /retry 1 of GET http:\/\/127\.0\.0\.1:\d+\/auth\/realms\/vaillant-germany-b2c\/protocol\/openid-connect\/auth\?…: HTTP 503/.test(l)), 'the retry is in the debug log, without the query');
+  } finally {
+    front.closeAllConnections();
+    front.close();
+    await sim.close();
+  }
+});
+
+test('the refresh token read back from the store is a secret from the start: a portal echoing it does not put it in the log', async () => {
+  const sim = await portal();
+  const dataDir = tempDir();
+  // In front of the portal: a refresh is refused with a text that quotes the token (and a line break).
+  const front = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const form = new URLSearchParams(body.toString());
+      if (req.url?.endsWith('/openid-connect/token') && form.get('grant_type') === 'refresh_token') {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: 'invalid_grant', error_description: `Refresh token ${form.get('refresh_token')} is not active\nINFO forged line` }));
+      }
+      const upstream = request({ host: '127.0.0.1', port: sim.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  try {
+    await session(sim, { dataDir }).s.token();
+    const file = readdirSync(dataDir).find((f) => f.startsWith('vaillant_'))!;
+    const stored = (JSON.parse(readFileSync(join(dataDir, file), 'utf8')) as { refreshToken: string }).refreshToken;
+    assert.match(stored, /^[0-9a-f]{20,}$/);
+    // A restart, with fresh secrets: only the store knows the token.
+    const { s, lines, secrets } = session(sim, { dataDir, identityUrl: `http://127.0.0.1:${(front.address() as { port: number }).port}` });
+    await s.token();
+    assert.equal(s.logins, 1, 'the refresh was refused: logged in again');
+    assert.ok(lines.some((l) => l.includes('refreshing the myVaillant token failed')), lines.join(''));
+    assert.ok(!lines.join('').includes(stored), 'the stored refresh token never reaches the log');
+    assert.ok(secrets.scrub(`x ${stored} y`).includes('***'));
+    assert.ok(!lines.some((l) => /^INFO forged line/m.test(l)), 'the portal text stays on one line');
   } finally {
     front.closeAllConnections();
     front.close();

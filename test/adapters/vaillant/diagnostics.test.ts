@@ -130,3 +130,26 @@ for (const [what, identityUrl, reason] of [
     }
   });
 }
+
+test('trouble codes and rooms keep the command reserve: with only the reserve left they wait', async () => {
+  const clock = new SimulatedClock(Date.UTC(2026, 10, 23, 9, 30));
+  const s = await vaillantWith(broker.port, { ...loadScenario('current_power'), clock, rooms: { [SYSTEM]: ROOMS } }, { clock, account: { request_budget_per_hour: 20 } });
+  try {
+    const system = s.adapter.systems.get(SYSTEM)!;
+    assert.ok(system.rooms?.length, 'rooms read at start');
+    const api = s.adapter.api;
+    // A command (here: plain requests) spends the budget down to the reserve of 4.
+    while (api.fits(1, 4)) await api.request('GET', '/homes');
+    const asked = () => s.calls().filter((c) => c.path.endsWith('/diagnostic-trouble-codes') || c.path.includes('/ambisense/')).length;
+    const before = asked();
+    clock.advance(3_600_000 - 60_000); // the rooms are due again, the requests above still count
+    while (api.fits(1, 4)) await api.request('GET', '/homes');
+    const used = api.usedThisHour;
+    await (s.adapter as unknown as { fetchDiagnostics(x: unknown): Promise<void> }).fetchDiagnostics(system);
+    assert.equal(asked(), before, 'nothing taken from the reserve');
+    assert.equal(api.usedThisHour, used);
+    assert.ok(api.fits(4), 'the reserve is whole for commands');
+  } finally {
+    await s.stop();
+  }
+});

@@ -6,6 +6,7 @@ import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { loadScenario, shortOf, vaillantWith } from '../../helpers/vaillant.js';
 import { eventually } from '../../helpers/mqtt-client.js';
 import { deviceDiscoveryProblems } from '../../../src/core/ha-acceptance.js';
+import { SimulatedClock } from '../../../src/core/clock.js';
 
 let broker: TestBroker;
 before(async () => (broker = await startTestBroker()));
@@ -124,6 +125,35 @@ test('a system whose controller is neither tli nor vrc700 is shown as not suppor
     const perSystem = s.calls().filter((c) => c.path.includes(id));
     assert.deepEqual(perSystem.map((c) => c.path), [`/systems/${id}/meta-info/control-identifier`], 'asked once, then left alone');
     assert.equal(s.t.logs.filter((l) => / (WARN|ERROR) /.test(l)).length, 1, 'one warning, not one per poll');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a control-identifier answer without a usable identifier is unknown, not TLI: nothing polled, asked again later', async () => {
+  const scenario = loadScenario('current_power');
+  const id = Object.keys(scenario.systems)[0]!;
+  const clock = new SimulatedClock(Date.UTC(2026, 10, 23, 9, 30));
+  const controllers: Record<string, string> = { [id]: '' };
+  const s = await vaillantWith(broker.port, { ...scenario, clock, controllers: controllers as Record<string, 'tli'> }, { clock });
+  try {
+    const asked = () => s.calls().filter((c) => c.path === `/systems/${id}/meta-info/control-identifier`).length;
+    for (let i = 0; i < 4; i++) {
+      clock.advance(120_000);
+      await s.adapter.poll();
+    }
+    assert.equal(asked(), 1, 'not asked on every poll');
+    assert.ok(!s.calls().some((c) => c.path.includes(`/systems/${id}/tli`) || c.base !== 'app'), 'no report read on a guessed path');
+    const system = s.adapter.systems.get(id)!;
+    assert.deepEqual([system.controller, system.controls, system.unsupported], [undefined, undefined, undefined]);
+    assert.equal(s.t.logs.filter((l) => / WARN .*the controller is unknown/.test(l)).length, 1, 'said once');
+    // Ten minutes on, the cloud answers properly: the system is identified and polled.
+    controllers[id] = 'tli';
+    clock.advance(600_000);
+    await s.adapter.poll();
+    assert.equal(asked(), 2);
+    assert.equal(system.controller, 'tli');
+    assert.ok(s.calls().some((c) => c.path === `/systems/${id}/tli`));
   } finally {
     await s.stop();
   }
