@@ -9,28 +9,22 @@ import { WriteRefused } from '../../io/safe-writer.js';
 import { GivTcpCommands, type GivTcpOrigin } from '../givenergy/givtcp-topics.js';
 import { EVC_KEYS } from './entities.js';
 
+/** A GivTCP word pair ("Start"/"Stop", "enable"/"disable", any case) as a switch's ON/OFF. */
+function onOffWords(on: string, off: string, what = ''): (raw: string) => string {
+  return (raw) => {
+    const word = raw.toLowerCase();
+    if (word === on.toLowerCase()) return 'ON';
+    if (word === off.toLowerCase()) return 'OFF';
+    throw new WriteRefused(`expected ${on} or ${off}${what}, got ${quote(raw)}`);
+  };
+}
+
 /** GivTCP's EVC command -> our entity key and the HA payload for GivTCP's raw payload. */
 export const EVC_GIVTCP_COMMANDS: Record<string, { key: string; payload: (raw: string) => string }> = {
   // GivTCP's Charge_Control select: "Start" / "Stop".
-  controlCharge: {
-    key: EVC_KEYS.chargeControl,
-    payload: (raw) => {
-      const word = raw.toLowerCase();
-      if (word === 'start') return 'ON';
-      if (word === 'stop') return 'OFF';
-      throw new WriteRefused(`expected Start or Stop, got ${quote(raw)}`);
-    },
-  },
+  controlCharge: { key: EVC_KEYS.chargeControl, payload: onOffWords('Start', 'Stop') },
   // GivTCP's chargeMode (REST /setChargeMode) is plug and go: "enable" / "disable" (its evc.py writes HR93).
-  chargeMode: {
-    key: EVC_KEYS.plugAndGo,
-    payload: (raw) => {
-      const word = raw.toLowerCase();
-      if (word === 'enable') return 'ON';
-      if (word === 'disable') return 'OFF';
-      throw new WriteRefused(`expected enable or disable (plug and go), got ${quote(raw)}`);
-    },
-  },
+  chargeMode: { key: EVC_KEYS.plugAndGo, payload: onOffWords('enable', 'disable', ' (plug and go)') },
   setCurrentLimit: { key: EVC_KEYS.chargeLimit, payload: (raw) => raw },
   setMaxSessionEnergy: { key: EVC_KEYS.maxSessionEnergy, payload: (raw) => raw },
   // GivTCP sets the charger to the host's time, whatever the payload.

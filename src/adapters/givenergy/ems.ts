@@ -5,7 +5,7 @@
 // IR 2089/2090 and IR 2088 are settled by the captures in test/fixtures/givenergy/captures/
 // ems_2_inv_3_bat_a (its README, and the busbar balance the tests check on every page).
 import type { SensorSpec } from '../../core/entity.js';
-import { celsius, power } from './entities.js';
+import { celsius, plantFlowRows, power } from './entities.js';
 import { ascii } from './model.js';
 import { STATUS, s16, slotToTime, splitFlows, type RegisterBank } from './registers.js';
 
@@ -151,18 +151,10 @@ export function emsTelemetry(ir: RegisterBank, hr: RegisterBank) {
 export type EmsTelemetry = ReturnType<typeof emsTelemetry>;
 
 type Read<T> = (t: T) => number | string | null;
-const w = (key: string, name: string, read: (t: EmsTelemetry) => number | undefined) => ({ spec: { ...power, key, name } as SensorSpec, read: (t: EmsTelemetry) => read(t) ?? null });
 
 /** The EMS's plant sensors. */
 export const EMS_ROWS: ReadonlyArray<{ spec: SensorSpec; read: Read<EmsTelemetry> }> = [
-  w('pv_power', 'Generation power', (t) => t.pvPower),
-  w('grid_power', 'Grid power', (t) => t.gridPower),
-  w('import_power', 'Grid import power', (t) => t.importPower),
-  w('export_power', 'Grid export power', (t) => t.exportPower),
-  w('battery_power', 'Battery power', (t) => t.batteryPower),
-  w('charge_power', 'Battery charge power', (t) => t.chargePower),
-  w('discharge_power', 'Battery discharge power', (t) => t.dischargePower),
-  w('load_power', 'Load power', (t) => t.loadPower),
+  ...plantFlowRows<EmsTelemetry>('Generation power'),
   {
     spec: { component: 'sensor', key: 'battery_remaining', name: 'Battery energy remaining', deviceClass: 'energy_storage', unit: 'kWh', stateClass: 'measurement' },
     read: (t) => t.batteryRemainingKwh ?? null,

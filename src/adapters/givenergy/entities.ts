@@ -49,6 +49,16 @@ export const amps = { component: 'sensor', deviceClass: 'current', unit: 'A', st
 export const hertz = { component: 'sensor', deviceClass: 'frequency', unit: 'Hz', stateClass: 'measurement', category: 'diagnostic' } as const;
 export const celsius = { component: 'sensor', deviceClass: 'temperature', unit: '°C', stateClass: 'measurement', category: 'diagnostic' } as const;
 
+/** The power flows a plant controller (EMS, Gateway) reports, as sensors; `pvName` is how it calls its PV. */
+export function plantFlowRows<T extends InverterTelemetry>(pvName: string): Array<{ spec: SensorSpec; read: (t: T) => number | null }> {
+  const flows: Array<[key: string, name: string, field: keyof InverterTelemetry]> = [
+    ['pv_power', pvName, 'pvPower'], ['grid_power', 'Grid power', 'gridPower'], ['import_power', 'Grid import power', 'importPower'],
+    ['export_power', 'Grid export power', 'exportPower'], ['battery_power', 'Battery power', 'batteryPower'], ['charge_power', 'Battery charge power', 'chargePower'],
+    ['discharge_power', 'Battery discharge power', 'dischargePower'], ['load_power', 'Load power', 'loadPower'],
+  ];
+  return flows.map(([key, name, field]) => ({ spec: { ...power, key, name }, read: (t: T) => (typeof t[field] === 'number' ? (t[field] as number) : null) }));
+}
+
 const sensor = (key: string, name: string, spec: Omit<SensorSpec, 'key' | 'name'>, read: Read<SensorSpec>, cache?: Row['cache']) => row<SensorSpec>({ spec: { ...spec, key, name }, read, cache });
 const watts = (key: string, name: string, read: (t: InverterTelemetry) => number | undefined, cacheName?: string) =>
   sensor(key, name, power, (r) => read(r.t) ?? null, cacheName ? ['Power', 'Power', cacheName] : undefined);

@@ -6,7 +6,7 @@
 // power balance closes to the watt (see the tests).
 import type { SensorSpec } from '../../core/entity.js';
 import type { ControlFact, Page } from './ems.js';
-import { amps, kwh, power, volts } from './entities.js';
+import { amps, kwh, plantFlowRows, power, volts } from './entities.js';
 import { ascii } from './model.js';
 import { s16, splitFlows, u32, type RegisterBank } from './registers.js';
 
@@ -129,19 +129,11 @@ export function gatewayTelemetry(ir: RegisterBank, _hr?: RegisterBank) {
 export type GatewayTelemetry = ReturnType<typeof gatewayTelemetry>;
 
 type Read<T> = (t: T) => number | string | null;
-const w = (key: string, name: string, read: (t: GatewayTelemetry) => number | undefined) => ({ spec: { ...power, key, name } as SensorSpec, read: (t: GatewayTelemetry) => read(t) ?? null });
 const e = (key: string, name: string, read: (t: GatewayTelemetry) => number | undefined) => ({ spec: { ...kwh, key, name } as SensorSpec, read: (t: GatewayTelemetry) => read(t) ?? null });
 
 /** The Gateway's plant sensors. */
 export const GATEWAY_ROWS: ReadonlyArray<{ spec: SensorSpec; read: Read<GatewayTelemetry> }> = [
-  w('pv_power', 'PV power', (t) => t.pvPower),
-  w('grid_power', 'Grid power', (t) => t.gridPower),
-  w('import_power', 'Grid import power', (t) => t.importPower),
-  w('export_power', 'Grid export power', (t) => t.exportPower),
-  w('battery_power', 'Battery power', (t) => t.batteryPower),
-  w('charge_power', 'Battery charge power', (t) => t.chargePower),
-  w('discharge_power', 'Battery discharge power', (t) => t.dischargePower),
-  w('load_power', 'Load power', (t) => t.loadPower),
+  ...plantFlowRows<GatewayTelemetry>('PV power'),
   e('pv_energy_today', 'PV energy today', (t) => t.pvToday),
   e('import_energy_today', 'Grid import today', (t) => t.importToday),
   e('export_energy_today', 'Grid export today', (t) => t.exportToday),
