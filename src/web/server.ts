@@ -328,15 +328,8 @@ export class WebServer {
     const match = /^\/api\/rules\/([^/]+)$/.exec(path);
     const rule = match && SLUG.test(match[1]!) ? this.options.engine?.rules.find((r) => r.slug === match[1]) : undefined;
     if (!rule) return this.reply(res, 404, { error: 'no such rule' });
-    const text = await readBody(req);
-    if (text === undefined) return this.tooLarge(req, res, `body longer than ${MAX_BODY} bytes`);
-    let parsed;
-    try {
-      parsed = toggleBody.safeParse(JSON.parse(text));
-    } catch {
-      return this.reply(res, 400, { error: 'body is not JSON' });
-    }
-    if (!parsed.success) return this.reply(res, 400, { error: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+    const parsed = await this.jsonBody(req, res, toggleBody, MAX_BODY);
+    if (!parsed) return;
     const { bridge } = this.options;
     const results: Record<string, CommandResult> = {};
     // The rule's own HA entities: the command path checks and remembers them as it does for HA.
@@ -348,19 +341,33 @@ export class WebServer {
     this.reply(res, ok ? 200 : 400, { ok, results, rule: rulesOf(this.options.engine).find((r) => r.slug === rule.slug) });
   }
 
+  /** A request's JSON body checked against `schema`; undefined when it was refused (413 or 400, answered here). */
+  private async jsonBody<T>(req: IncomingMessage, res: ServerResponse, schema: z.ZodType<T>, limit: number): Promise<{ data: T } | undefined> {
+    const text = await readBody(req, limit);
+    if (text === undefined) {
+      this.tooLarge(req, res, `body longer than ${limit} bytes`);
+      return undefined;
+    }
+    let parsed;
+    try {
+      parsed = schema.safeParse(JSON.parse(text));
+    } catch {
+      this.reply(res, 400, { error: 'body is not JSON' });
+      return undefined;
+    }
+    if (!parsed.success) {
+      this.reply(res, 400, { error: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+      return undefined;
+    }
+    return { data: parsed.data };
+  }
+
   /** Replays a recorded day through the rules, as set and with changed settings, in a worker thread. */
   private async replay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { automation } = this.options;
     if (!automation || !this.days) return this.reply(res, 404, { error: 'no automation rules to replay' });
-    const text = await readBody(req, 8 * MAX_BODY);
-    if (text === undefined) return this.tooLarge(req, res, 'body too long');
-    let parsed;
-    try {
-      parsed = replayBody.safeParse(JSON.parse(text));
-    } catch {
-      return this.reply(res, 400, { error: 'body is not JSON' });
-    }
-    if (!parsed.success) return this.reply(res, 400, { error: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+    const parsed = await this.jsonBody(req, res, replayBody, 8 * MAX_BODY);
+    if (!parsed) return;
     const csv = await this.days.trace(parsed.data.day);
     if (!csv) return this.reply(res, 404, { error: `nothing was recorded on ${parsed.data.day}` });
     if (this.replaying) return this.reply(res, 409, { error: 'a replay is already running' });

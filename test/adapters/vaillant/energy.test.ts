@@ -86,13 +86,8 @@ before(async () => (broker = await startTestBroker()));
 after(async () => broker.stop());
 
 test('over a simulated day: energy once an hour within the budget, exact totals, kept across a restart', async () => {
-  const clock = new SimulatedClock(Date.UTC(2026, 10, 23, 9, 30));
-  const dataDir = tempDir();
-  const simOptions = { ...loadScenario('current_power'), clock, tokenLifetimeS: 3600, refreshLifetimeS: 30 * 86_400 };
-  const sim = new MyVaillantSimulator({ users: [{ username: 'anna@example.com', password: 'secret-pw-42' }], altchaCost: 200, ...simOptions });
-  await sim.listen();
   // Two adapters, one after the other, against the same simulated cloud and data directory.
-  const start = () => vaillantWith(broker.port, simOptions, { clock, dataDir, sim });
+  const { clock, sim, start } = await energyRig();
   const gen = (uuid: string) => `${S}_gen_${uuid.slice(0, 8)}`;
   const series = (s: Awaited<ReturnType<typeof start>>, uuid: string, key: string) => s.adapter.systems.get(SYSTEM)!.energy!.generators[uuid]!.series[key]!;
   const buckets = () => sim.requests.filter((r) => r.path.endsWith('/buckets'));
